@@ -1,0 +1,22 @@
+//! The `callback-receiver` Lambda: reads configuration, builds clients once, serves API Gateway events.
+
+use lambda_http::lambda_runtime::{self, service_fn, LambdaEvent};
+use lambda_http::request::LambdaRequest;
+use lambda_http::Error;
+use twilio_video_callbacks::config::{aws_config, build_receiver, Settings};
+use twilio_video_callbacks::lambda;
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    lambda_http::tracing::init_default_subscriber();
+    let settings = Settings::from_env().inspect_err(|err| tracing::error!(error = %err, "cannot start"))?;
+    let sdk = aws_config().await;
+    let receiver = build_receiver(&settings, &sdk)
+        .await
+        .inspect_err(|err| tracing::error!(error = %err, "cannot start"))?;
+    let receiver = &receiver;
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<LambdaRequest>| async move {
+        Ok::<_, Error>(lambda::invoke(receiver, event.payload, event.context).await)
+    }))
+    .await
+}

@@ -1,0 +1,151 @@
+//! Where callbacks are kept: the [`EventStore`] port, its DynamoDB adapter and an in-memory one.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::Mutex;
+
+use aws_sdk_dynamodb::operation::put_item::PutItemError;
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure};
+
+use crate::backend::{BackendError, Service};
+use crate::item::StoredEvent;
+
+/// What inserting a callback did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Insert {
+    /// The callback was new and is now stored.
+    Created,
+    /// The same callback (same key) was already stored; nothing was written.
+    AlreadyStored {
+        /// Whether the stored item records that its queue message was sent.
+        enqueued: bool,
+    },
+}
+
+/// The events table, reduced to the two writes the receiver makes.
+pub trait EventStore: Send + Sync {
+    /// Writes `event` unless an item with its key exists (a conditional put: never overwrites).
+    fn insert(&self, event: &StoredEvent) -> impl Future<Output = Result<Insert, BackendError>> + Send;
+
+    /// Records on an existing item that its queue message was sent at `at`.
+    fn mark_enqueued(
+        &self,
+        pk: &str,
+        sk: &str,
+        at: &str,
+    ) -> impl Future<Output = Result<(), BackendError>> + Send;
+}
+
+/// The events table in DynamoDB.
+#[derive(Debug, Clone)]
+pub struct DynamoEventStore {
+    client: aws_sdk_dynamodb::Client,
+    table: String,
+}
+
+impl DynamoEventStore {
+    /// Uses `table` through `client` (built once at cold start).
+    pub fn new(client: aws_sdk_dynamodb::Client, table: impl Into<String>) -> Self {
+        DynamoEventStore {
+            client,
+            table: table.into(),
+        }
+    }
+
+    /// The table's name.
+    pub fn table(&self) -> &str {
+        &self.table
+    }
+}
+
+fn rejected(detail: String) -> BackendError {
+    BackendError::Rejected {
+        service: Service::DynamoDb,
+        detail,
+    }
+}
+
+impl EventStore for DynamoEventStore {
+    async fn insert(&self, event: &StoredEvent) -> Result<Insert, BackendError> {
+        let item: HashMap<String, AttributeValue> =
+            serde_dynamo::to_item(event).map_err(|err| rejected(format!("item does not serialize: {err}")))?;
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(pk)")
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(Insert::Created),
+            Err(err) => match err.as_service_error() {
+                Some(PutItemError::ConditionalCheckFailedException(existing)) => Ok(Insert::AlreadyStored {
+                    enqueued: existing
+                        .item()
+                        .is_some_and(|item| item.contains_key("enqueued_at")),
+                }),
+                _ => Err(BackendError::from_sdk(Service::DynamoDb, err)),
+            },
+        }
+    }
+
+    async fn mark_enqueued(&self, pk: &str, sk: &str, at: &str) -> Result<(), BackendError> {
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", AttributeValue::S(pk.to_owned()))
+            .key("sk", AttributeValue::S(sk.to_owned()))
+            .update_expression("SET enqueued_at = :at")
+            .condition_expression("attribute_exists(pk)")
+            .expression_attribute_values(":at", AttributeValue::S(at.to_owned()))
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|err| BackendError::from_sdk(Service::DynamoDb, err))
+    }
+}
+
+/// An in-memory table, for unit tests and examples.
+#[derive(Debug, Default)]
+pub struct MemoryEventStore {
+    items: Mutex<HashMap<(String, String), StoredEvent>>,
+}
+
+impl MemoryEventStore {
+    /// Every stored item, sorted by key.
+    pub fn items(&self) -> Vec<StoredEvent> {
+        let mut items: Vec<StoredEvent> = self.lock().values().cloned().collect();
+        items.sort_by(|a, b| (&a.pk, &a.sk).cmp(&(&b.pk, &b.sk)));
+        items
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<(String, String), StoredEvent>> {
+        self.items.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+impl EventStore for MemoryEventStore {
+    async fn insert(&self, event: &StoredEvent) -> Result<Insert, BackendError> {
+        let mut items = self.lock();
+        let key = (event.pk.clone(), event.sk.clone());
+        if let Some(existing) = items.get(&key) {
+            return Ok(Insert::AlreadyStored {
+                enqueued: existing.enqueued_at.is_some(),
+            });
+        }
+        items.insert(key, event.clone());
+        Ok(Insert::Created)
+    }
+
+    async fn mark_enqueued(&self, pk: &str, sk: &str, at: &str) -> Result<(), BackendError> {
+        match self.lock().get_mut(&(pk.to_owned(), sk.to_owned())) {
+            Some(item) => {
+                item.enqueued_at = Some(at.to_owned());
+                Ok(())
+            }
+            None => Err(rejected(format!("no item {pk}/{sk} to mark"))),
+        }
+    }
+}

@@ -1,0 +1,61 @@
+//! Callback timestamps: parsed from ISO 8601 (RFC 3339), normalized to UTC with millisecond precision so
+//! that their text sorts in time order (the table's sort key starts with it).
+
+use time::format_description::well_known::Rfc3339;
+use time::macros::format_description;
+use time::{OffsetDateTime, UtcOffset};
+
+const NORMALIZED: &[time::format_description::FormatItem<'static>] =
+    format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z");
+
+/// Parses an RFC 3339 date and time with any offset and converts it to UTC.
+pub fn parse(text: &str) -> Option<OffsetDateTime> {
+    OffsetDateTime::parse(text.trim(), &Rfc3339)
+        .ok()
+        .map(|time| time.to_offset(UtcOffset::UTC))
+}
+
+/// `2026-11-27T09:35:23.123Z`: fixed width, so lexical order is time order.
+pub fn format(time: OffsetDateTime) -> String {
+    time.to_offset(UtcOffset::UTC)
+        .format(NORMALIZED)
+        .unwrap_or_else(|_| time.unix_timestamp().to_string())
+}
+
+/// Serde adapter writing [`format`] and reading any RFC 3339 time.
+pub fn serialize<S: serde::Serializer>(time: &OffsetDateTime, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_str(&format(*time))
+}
+
+/// Serde adapter reading any RFC 3339 time.
+pub fn deserialize<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<OffsetDateTime, D::Error> {
+    let text = <String as serde::Deserialize>::deserialize(deserializer)?;
+    parse(&text).ok_or_else(|| serde::de::Error::custom(format!("not an RFC 3339 time: {text}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn normalizes_offsets_and_precision() {
+        let utc = parse("2026-11-27T09:35:23.5Z").map(format);
+        assert_eq!(utc.as_deref(), Some("2026-11-27T09:35:23.500Z"));
+        let offset = parse("2026-11-27T10:35:23+01:00").map(format);
+        assert_eq!(offset.as_deref(), Some("2026-11-27T09:35:23.000Z"));
+    }
+
+    #[test]
+    fn rejects_what_is_not_a_time() {
+        assert!(parse("yesterday").is_none());
+        assert!(parse("2026-11-27").is_none());
+        assert!(parse("").is_none());
+    }
+
+    #[test]
+    fn normalized_text_sorts_in_time_order() {
+        let earlier = parse("2026-11-27T09:59:59.999Z").map(format);
+        let later = parse("2026-11-27T10:00:00Z").map(format);
+        assert!(earlier < later);
+    }
+}
