@@ -78,15 +78,22 @@ impl EventKind {
             ParticipantConnected | ParticipantDisconnected => Family::Participant,
             TrackAdded | TrackRemoved | TrackEnabled | TrackDisabled => Family::Track,
             RecordingStarted | RecordingCompleted | RecordingFailed => Family::Recording,
-            CompositionEnqueued | CompositionHookFailed | CompositionStarted | CompositionAvailable
-            | CompositionProgress | CompositionFailed => Family::Composition,
+            CompositionEnqueued
+            | CompositionHookFailed
+            | CompositionStarted
+            | CompositionAvailable
+            | CompositionProgress
+            | CompositionFailed => Family::Composition,
             Other(_) => Family::Unknown,
         }
     }
 
     /// Whether this event announces downloadable media, and so goes on the media queue.
     pub fn is_media(&self) -> bool {
-        matches!(self, EventKind::RecordingCompleted | EventKind::CompositionAvailable)
+        matches!(
+            self,
+            EventKind::RecordingCompleted | EventKind::CompositionAvailable
+        )
     }
 }
 
@@ -252,7 +259,10 @@ pub const PARAMETER_RULES: &[ParameterRule] = &[
     rule("ParticipantSid", Scope::ParticipantAndTrackEvents),
     rule("ParticipantStatus", Scope::ParticipantAndTrackEvents),
     rule("ParticipantIdentity", Scope::ParticipantAndTrackEvents),
-    rule("ParticipantDuration", Scope::Only(&["participant-disconnected"])),
+    rule(
+        "ParticipantDuration",
+        Scope::Only(&["participant-disconnected"]),
+    ),
     rule("RoomDuration", Scope::Only(&["room-ended"])),
     rule("TrackSid", Scope::TrackEvents),
     rule("TrackKind", Scope::TrackEvents),
@@ -264,9 +274,18 @@ pub const PARAMETER_RULES: &[ParameterRule] = &[
     rule("ParticipantSid", Scope::RecordingEvents),
     rule("SourceSid", Scope::RecordingEvents),
     rule("RecordingUri", Scope::RecordingEvents),
-    rule("MediaUri", Scope::Only(&["recording-completed", "composition-available"])),
-    rule("Duration", Scope::Only(&["recording-completed", "composition-available"])),
-    rule("Size", Scope::Only(&["recording-completed", "composition-available"])),
+    rule(
+        "MediaUri",
+        Scope::Only(&["recording-completed", "composition-available"]),
+    ),
+    rule(
+        "Duration",
+        Scope::Only(&["recording-completed", "composition-available"]),
+    ),
+    rule(
+        "Size",
+        Scope::Only(&["recording-completed", "composition-available"]),
+    ),
     rule(
         "MediaExternalLocation",
         Scope::Only(&["recording-completed", "composition-available"]),
@@ -279,7 +298,11 @@ pub const PARAMETER_RULES: &[ParameterRule] = &[
     rule("Type", Scope::RecordingEvents),
     rule(
         "FailedOperation",
-        Scope::Only(&["recording-failed", "composition-failed", "composition-hook-failed"]),
+        Scope::Only(&[
+            "recording-failed",
+            "composition-failed",
+            "composition-hook-failed",
+        ]),
     ),
     // Compositions.
     rule("RoomSid", Scope::CompositionEvents),
@@ -347,7 +370,9 @@ pub enum ParseError {
         name: String,
     },
     /// None of `RoomSid`, `CompositionSid`, `HookSid` is present, so the callback belongs to no timeline.
-    #[error("missing RoomSid (or CompositionSid, HookSid): the callback names no room to file it under")]
+    #[error(
+        "missing RoomSid (or CompositionSid, HookSid): the callback names no room to file it under"
+    )]
     NoTimeline,
 }
 
@@ -383,7 +408,10 @@ impl Params {
 
     /// The first value of `name`.
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.0.iter().find(|(key, _)| key == name).map(|(_, value)| value.as_str())
+        self.0
+            .iter()
+            .find(|(key, _)| key == name)
+            .map(|(_, value)| value.as_str())
     }
 
     fn count(&self, name: &str) -> usize {
@@ -399,7 +427,8 @@ impl Params {
                     map.insert(key.clone(), ParamValue::Single(value.clone()));
                 }
                 Some(existing) => {
-                    let values = match std::mem::replace(existing, ParamValue::Repeated(Vec::new())) {
+                    let values = match std::mem::replace(existing, ParamValue::Repeated(Vec::new()))
+                    {
                         ParamValue::Single(first) => vec![first, value.clone()],
                         ParamValue::Repeated(mut values) => {
                             values.push(value.clone());
@@ -543,10 +572,12 @@ impl Callback {
                 return Err(ParseError::Repeated { name: name.clone() });
             }
         }
-        let event = EventKind::from(params.get("StatusCallbackEvent").ok_or(ParseError::Missing {
-            name: "StatusCallbackEvent",
-            event: "callback".to_owned(),
-        })?);
+        let event = EventKind::from(params.get("StatusCallbackEvent").ok_or(
+            ParseError::Missing {
+                name: "StatusCallbackEvent",
+                event: "callback".to_owned(),
+            },
+        )?);
         for name in required_parameters(&event) {
             if params.get(name).is_none() {
                 return Err(ParseError::Missing {
@@ -561,10 +592,13 @@ impl Callback {
             params
                 .get(name)
                 .map(|value| {
-                    value.trim().parse::<u64>().map_err(|_| ParseError::Malformed {
-                        name,
-                        expected: "a non-negative integer",
-                    })
+                    value
+                        .trim()
+                        .parse::<u64>()
+                        .map_err(|_| ParseError::Malformed {
+                            name,
+                            expected: "a non-negative integer",
+                        })
                 })
                 .transpose()
         };

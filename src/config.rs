@@ -72,7 +72,11 @@ impl Settings {
 
     /// Reads settings through `lookup` (the environment, or a map in tests). Empty values count as unset.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let get = |name: &str| lookup(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+        let get = |name: &str| {
+            lookup(name)
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty())
+        };
         let tokens = match (get("TWILIO_AUTH_TOKEN"), get("TWILIO_AUTH_TOKEN_PARAMETER")) {
             (Some(_), Some(_)) => {
                 return Err(ConfigError::Invalid {
@@ -108,7 +112,8 @@ impl Settings {
             if !(url.starts_with("https://") || url.starts_with("http://")) {
                 return Err(ConfigError::Invalid {
                     name: "TWILIO_WEBHOOK_URL",
-                    reason: "it must be the full URL configured at Twilio, starting with https://".into(),
+                    reason: "it must be the full URL configured at Twilio, starting with https://"
+                        .into(),
                 });
             }
         }
@@ -149,7 +154,10 @@ pub async fn aws_config() -> SdkConfig {
 }
 
 /// Resolves the auth tokens, reading SSM (with decryption) when the settings name a parameter.
-pub async fn resolve_tokens(source: &TokenSource, sdk: &SdkConfig) -> Result<AuthTokens, ConfigError> {
+pub async fn resolve_tokens(
+    source: &TokenSource,
+    sdk: &SdkConfig,
+) -> Result<AuthTokens, ConfigError> {
     let parameter = match source {
         TokenSource::Inline(tokens) => return Ok(tokens.clone()),
         TokenSource::SsmParameter(parameter) => parameter,
@@ -191,15 +199,24 @@ mod tests {
     use std::collections::HashMap;
 
     fn settings(vars: &[(&str, &str)]) -> Result<Settings, ConfigError> {
-        let map: HashMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         Settings::from_lookup(|name| map.get(name).cloned())
     }
 
-    const BASE: &[(&str, &str)] = &[("EVENTS_TABLE", "events"), ("MEDIA_QUEUE_URL", "https://sqs/q")];
+    const BASE: &[(&str, &str)] = &[
+        ("EVENTS_TABLE", "events"),
+        ("MEDIA_QUEUE_URL", "https://sqs/q"),
+    ];
 
     #[test]
     fn refuses_to_start_without_a_token_and_says_what_to_set() {
-        let err = settings(BASE).err().map(|e| e.to_string()).unwrap_or_default();
+        let err = settings(BASE)
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
         assert!(err.contains("TWILIO_AUTH_TOKEN_PARAMETER"), "{err}");
         assert!(err.contains("TWILIO_AUTH_TOKEN"), "{err}");
     }
@@ -207,11 +224,22 @@ mod tests {
     #[test]
     fn accepts_inline_tokens_or_a_parameter_but_not_both() {
         let inline = settings(&[BASE, &[("TWILIO_AUTH_TOKEN", "a,b")]].concat());
-        assert!(matches!(inline, Ok(Settings { tokens: TokenSource::Inline(t), .. }) if t.len() == 2));
+        assert!(
+            matches!(inline, Ok(Settings { tokens: TokenSource::Inline(t), .. }) if t.len() == 2)
+        );
         let ssm = settings(&[BASE, &[("TWILIO_AUTH_TOKEN_PARAMETER", "/twilio/token")]].concat());
-        assert!(matches!(ssm, Ok(Settings { tokens: TokenSource::SsmParameter(p), .. }) if p == "/twilio/token"));
+        assert!(
+            matches!(ssm, Ok(Settings { tokens: TokenSource::SsmParameter(p), .. }) if p == "/twilio/token")
+        );
         let both = settings(
-            &[BASE, &[("TWILIO_AUTH_TOKEN", "a"), ("TWILIO_AUTH_TOKEN_PARAMETER", "/p")]].concat(),
+            &[
+                BASE,
+                &[
+                    ("TWILIO_AUTH_TOKEN", "a"),
+                    ("TWILIO_AUTH_TOKEN_PARAMETER", "/p"),
+                ],
+            ]
+            .concat(),
         );
         assert!(matches!(both, Err(ConfigError::Invalid { .. })));
     }
@@ -219,21 +247,61 @@ mod tests {
     #[test]
     fn table_and_queue_are_required() {
         let no_table = settings(&[("TWILIO_AUTH_TOKEN", "a"), ("MEDIA_QUEUE_URL", "q")]);
-        assert!(matches!(no_table, Err(ConfigError::Missing { name: "EVENTS_TABLE", .. })));
+        assert!(matches!(
+            no_table,
+            Err(ConfigError::Missing {
+                name: "EVENTS_TABLE",
+                ..
+            })
+        ));
         let no_queue = settings(&[("TWILIO_AUTH_TOKEN", "a"), ("EVENTS_TABLE", "t")]);
-        assert!(matches!(no_queue, Err(ConfigError::Missing { name: "MEDIA_QUEUE_URL", .. })));
+        assert!(matches!(
+            no_queue,
+            Err(ConfigError::Missing {
+                name: "MEDIA_QUEUE_URL",
+                ..
+            })
+        ));
     }
 
     #[test]
     fn retention_and_webhook_url_are_validated() {
         let token = [("TWILIO_AUTH_TOKEN", "a")];
         let ok = settings(&[BASE, &token, &[("EVENT_RETENTION_DAYS", "90")]].concat());
-        assert!(matches!(ok, Ok(Settings { retention_days: Some(90), .. })));
+        assert!(matches!(
+            ok,
+            Ok(Settings {
+                retention_days: Some(90),
+                ..
+            })
+        ));
         for bad in ["0", "-1", "ninety"] {
             let err = settings(&[BASE, &token, &[("EVENT_RETENTION_DAYS", bad)]].concat());
-            assert!(matches!(err, Err(ConfigError::Invalid { name: "EVENT_RETENTION_DAYS", .. })), "{bad}");
+            assert!(
+                matches!(
+                    err,
+                    Err(ConfigError::Invalid {
+                        name: "EVENT_RETENTION_DAYS",
+                        ..
+                    })
+                ),
+                "{bad}"
+            );
         }
-        let url = settings(&[BASE, &token, &[("TWILIO_WEBHOOK_URL", "hooks.example.com/x")]].concat());
-        assert!(matches!(url, Err(ConfigError::Invalid { name: "TWILIO_WEBHOOK_URL", .. })));
+        let url = settings(
+            &[
+                BASE,
+                &token,
+                &[("TWILIO_WEBHOOK_URL", "hooks.example.com/x")],
+            ]
+            .concat(),
+        );
+        assert!(matches!(
+            url,
+            Err(ConfigError::Invalid {
+                name: "TWILIO_WEBHOOK_URL",
+                ..
+            })
+        ));
     }
 }

@@ -10,7 +10,7 @@ use lambda_http::{Body, Request, Response};
 use time::OffsetDateTime;
 
 use crate::backend::BackendError;
-use crate::callback::{Callback, EventKind, ParseError, Params};
+use crate::callback::{Callback, EventKind, Params, ParseError};
 use crate::item::StoredEvent;
 use crate::message::MediaMessage;
 use crate::queue::MediaQueue;
@@ -70,22 +70,33 @@ impl CallbackError {
             CallbackError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             CallbackError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             CallbackError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
-            CallbackError::UndecodableBody(_) | CallbackError::InvalidCallback(_) => StatusCode::BAD_REQUEST,
-            CallbackError::MissingSignature | CallbackError::InvalidSignature => StatusCode::FORBIDDEN,
+            CallbackError::UndecodableBody(_) | CallbackError::InvalidCallback(_) => {
+                StatusCode::BAD_REQUEST
+            }
+            CallbackError::MissingSignature | CallbackError::InvalidSignature => {
+                StatusCode::FORBIDDEN
+            }
             CallbackError::UnknownUrl => StatusCode::INTERNAL_SERVER_ERROR,
             CallbackError::Store(err) | CallbackError::Enqueue(err) if err.is_transient() => {
                 StatusCode::SERVICE_UNAVAILABLE
             }
-            CallbackError::Store(_) | CallbackError::Enqueue(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            CallbackError::Store(_) | CallbackError::Enqueue(_) => {
+                StatusCode::INTERNAL_SERVER_ERROR
+            }
         }
     }
 
     /// What the caller is told. Backend details stay in the log.
     fn public_message(&self) -> String {
         match self {
-            CallbackError::Store(err) => format!("could not store the callback ({}); retry later", kind(err)),
+            CallbackError::Store(err) => {
+                format!("could not store the callback ({}); retry later", kind(err))
+            }
             CallbackError::Enqueue(err) => {
-                format!("could not enqueue the media event ({}); retry later", kind(err))
+                format!(
+                    "could not enqueue the media event ({}); retry later",
+                    kind(err)
+                )
             }
             other => other.to_string(),
         }
@@ -184,7 +195,11 @@ impl<S: EventStore, Q: MediaQueue> Receiver<S, Q> {
         respond(result)
     }
 
-    async fn process(&self, request: &Request, trace: &mut Trace) -> Result<Accepted, CallbackError> {
+    async fn process(
+        &self,
+        request: &Request,
+        trace: &mut Trace,
+    ) -> Result<Accepted, CallbackError> {
         let params = read_form(request)?;
         self.verify(request, &params)?;
         trace.event = params.get("StatusCallbackEvent").map(str::to_owned);
@@ -195,7 +210,11 @@ impl<S: EventStore, Q: MediaQueue> Receiver<S, Q> {
         let item = StoredEvent::new(&callback, OffsetDateTime::now_utc(), self.retention_days);
         let message = MediaMessage::for_callback(&callback, &item.idempotency_key);
 
-        let insert = self.store.insert(&item).await.map_err(CallbackError::Store)?;
+        let insert = self
+            .store
+            .insert(&item)
+            .await
+            .map_err(CallbackError::Store)?;
         let (created, already_enqueued) = match insert {
             Insert::Created => (true, false),
             Insert::AlreadyStored { enqueued } => (false, enqueued),
@@ -206,7 +225,10 @@ impl<S: EventStore, Q: MediaQueue> Receiver<S, Q> {
                 enqueued: false,
             });
         };
-        self.queue.send(&message).await.map_err(CallbackError::Enqueue)?;
+        self.queue
+            .send(&message)
+            .await
+            .map_err(CallbackError::Enqueue)?;
         let now = crate::timestamp::format(OffsetDateTime::now_utc());
         if let Err(err) = self.store.mark_enqueued(&item.pk, &item.sk, &now).await {
             // The item and the message both exist, which is what Twilio's 2xx promises. Without the mark a
@@ -245,7 +267,9 @@ impl<S: EventStore, Q: MediaQueue> Receiver<S, Q> {
 /// Method, media type, size and encoding checks, then the form's parameters.
 fn read_form(request: &Request) -> Result<Params, CallbackError> {
     if request.method() != Method::POST {
-        return Err(CallbackError::MethodNotAllowed(request.method().to_string()));
+        return Err(CallbackError::MethodNotAllowed(
+            request.method().to_string(),
+        ));
     }
     let content_type = request
         .headers()
@@ -264,7 +288,9 @@ fn read_form(request: &Request) -> Result<Params, CallbackError> {
         return Err(CallbackError::PayloadTooLarge(body.len()));
     }
     if std::str::from_utf8(body).is_err() {
-        return Err(CallbackError::UndecodableBody("the form is not valid UTF-8".to_owned()));
+        return Err(CallbackError::UndecodableBody(
+            "the form is not valid UTF-8".to_owned(),
+        ));
     }
     Params::from_form(body).map_err(|err| CallbackError::UndecodableBody(err.to_string()))
 }
@@ -278,7 +304,10 @@ fn respond(result: Result<Accepted, CallbackError>) -> Response<Body> {
                 "enqueued": accepted.enqueued,
             }),
         ),
-        Err(err) => (err.status(), serde_json::json!({ "error": err.public_message() })),
+        Err(err) => (
+            err.status(),
+            serde_json::json!({ "error": err.public_message() }),
+        ),
     };
     let mut response = Response::new(Body::Text(body.to_string()));
     *response.status_mut() = status;
@@ -308,11 +337,25 @@ fn log(trace: &Trace, result: &Result<Accepted, CallbackError>, ms: f64) {
                 (false, true) => "duplicate_unknown_event",
             };
             if trace.unknown_event {
-                tracing::warn!(event, room_sid, outcome, enqueued = accepted.enqueued, status = 200, ms,
-                    "callback with an undocumented StatusCallbackEvent stored, not enqueued");
+                tracing::warn!(
+                    event,
+                    room_sid,
+                    outcome,
+                    enqueued = accepted.enqueued,
+                    status = 200,
+                    ms,
+                    "callback with an undocumented StatusCallbackEvent stored, not enqueued"
+                );
             } else {
-                tracing::info!(event, room_sid, outcome, enqueued = accepted.enqueued, status = 200, ms,
-                    "callback handled");
+                tracing::info!(
+                    event,
+                    room_sid,
+                    outcome,
+                    enqueued = accepted.enqueued,
+                    status = 200,
+                    ms,
+                    "callback handled"
+                );
             }
         }
         Err(err) => {

@@ -44,7 +44,11 @@ pub struct StoredEvent {
 
 impl StoredEvent {
     /// Builds the item for `callback`, received at `received_at`, kept `retention_days` if set.
-    pub fn new(callback: &Callback, received_at: OffsetDateTime, retention_days: Option<u32>) -> Self {
+    pub fn new(
+        callback: &Callback,
+        received_at: OffsetDateTime,
+        retention_days: Option<u32>,
+    ) -> Self {
         let idempotency_key = idempotency_key(&callback.params);
         let timestamp = crate::timestamp::format(callback.fields.timestamp);
         StoredEvent {
@@ -83,7 +87,12 @@ mod tests {
     use crate::callback::EventKind;
 
     fn params(pairs: &[(&str, &str)]) -> Params {
-        Params::new(pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect())
+        Params::new(
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        )
     }
 
     fn participant_connected(extra: &[(&str, &str)]) -> Callback {
@@ -113,7 +122,12 @@ mod tests {
         let callback = participant_connected(&[]);
         let item = StoredEvent::new(&callback, at("2026-11-27T08:00:01Z"), None);
         assert_eq!(item.pk, "RM00000000000000000000000000000001");
-        assert!(item.sk.starts_with("2026-11-27T08:00:00.250Z#participant-connected#"), "{}", item.sk);
+        assert!(
+            item.sk
+                .starts_with("2026-11-27T08:00:00.250Z#participant-connected#"),
+            "{}",
+            item.sk
+        );
         assert!(item.sk.ends_with(&item.idempotency_key));
         assert_eq!(item.event, "participant-connected");
         assert_eq!(item.received_at, "2026-11-27T08:00:01.000Z");
@@ -123,9 +137,20 @@ mod tests {
 
     #[test]
     fn redelivery_shares_the_key_and_any_difference_does_not() {
-        let first = StoredEvent::new(&participant_connected(&[]), at("2026-11-27T08:00:01Z"), None);
-        let again = StoredEvent::new(&participant_connected(&[]), at("2026-11-27T08:05:00Z"), None);
-        assert_eq!((first.pk.as_str(), first.sk.as_str()), (again.pk.as_str(), again.sk.as_str()));
+        let first = StoredEvent::new(
+            &participant_connected(&[]),
+            at("2026-11-27T08:00:01Z"),
+            None,
+        );
+        let again = StoredEvent::new(
+            &participant_connected(&[]),
+            at("2026-11-27T08:05:00Z"),
+            None,
+        );
+        assert_eq!(
+            (first.pk.as_str(), first.sk.as_str()),
+            (again.pk.as_str(), again.sk.as_str())
+        );
         let other = StoredEvent::new(
             &participant_connected(&[("Extra", "x")]),
             at("2026-11-27T08:00:01Z"),
@@ -151,7 +176,10 @@ mod tests {
     fn retention_sets_ttl_from_receipt_time() {
         let received = at("2026-11-27T08:00:00Z");
         let item = StoredEvent::new(&participant_connected(&[]), received, Some(30));
-        assert_eq!(item.expires_at, Some(received.unix_timestamp() + 30 * 86_400));
+        assert_eq!(
+            item.expires_at,
+            Some(received.unix_timestamp() + 30 * 86_400)
+        );
     }
 
     #[test]
@@ -159,7 +187,10 @@ mod tests {
         let callback = participant_connected(&[("NotInSpec", "kept"), ("Tag", "a"), ("Tag", "b")]);
         let item = StoredEvent::new(&callback, at("2026-11-27T08:00:00Z"), None);
         assert_eq!(item.params.len(), 13);
-        assert_eq!(item.params.get("NotInSpec"), Some(&ParamValue::Single("kept".into())));
+        assert_eq!(
+            item.params.get("NotInSpec"),
+            Some(&ParamValue::Single("kept".into()))
+        );
         assert_eq!(
             item.params.get("Tag"),
             Some(&ParamValue::Repeated(vec!["a".into(), "b".into()]))
@@ -177,16 +208,31 @@ mod tests {
         let item = StoredEvent::new(&callback, at("2026-11-27T08:00:00Z"), Some(1));
         let attributes: std::collections::HashMap<String, AttributeValue> =
             serde_dynamo::to_item(&item).unwrap_or_else(|err| panic!("{err}"));
-        assert_eq!(attributes.get("sequence_number"), Some(&AttributeValue::N("3".into())));
-        assert_eq!(attributes.get("room_type"), Some(&AttributeValue::S("group".into())));
+        assert_eq!(
+            attributes.get("sequence_number"),
+            Some(&AttributeValue::N("3".into()))
+        );
+        assert_eq!(
+            attributes.get("room_type"),
+            Some(&AttributeValue::S("group".into()))
+        );
         assert_eq!(
             attributes.get("timestamp"),
             Some(&AttributeValue::S("2026-11-27T08:00:00.250Z".into()))
         );
-        assert!(matches!(attributes.get("params"), Some(AttributeValue::M(map)) if map.len() == 11));
-        assert!(matches!(attributes.get("expires_at"), Some(AttributeValue::N(_))));
-        assert!(!attributes.contains_key("track_sid"), "absent parameters are not written");
-        let back: StoredEvent = serde_dynamo::from_item(attributes).unwrap_or_else(|err| panic!("{err}"));
+        assert!(
+            matches!(attributes.get("params"), Some(AttributeValue::M(map)) if map.len() == 11)
+        );
+        assert!(matches!(
+            attributes.get("expires_at"),
+            Some(AttributeValue::N(_))
+        ));
+        assert!(
+            !attributes.contains_key("track_sid"),
+            "absent parameters are not written"
+        );
+        let back: StoredEvent =
+            serde_dynamo::from_item(attributes).unwrap_or_else(|err| panic!("{err}"));
         assert_eq!(back, item);
         assert_eq!(callback.event, EventKind::ParticipantConnected);
     }

@@ -214,7 +214,12 @@ mod tests {
         }))
     }
 
-    fn rest_api(stage: &str, path: &str, context_path: Option<&str>, query: serde_json::Value) -> LambdaRequest {
+    fn rest_api(
+        stage: &str,
+        path: &str,
+        context_path: Option<&str>,
+        query: serde_json::Value,
+    ) -> LambdaRequest {
         let mut context = serde_json::json!({
             "accountId": "123456789012",
             "resourceId": "res1",
@@ -248,7 +253,9 @@ mod tests {
         let url = called_url(&http_api("/twilio/video", "tenant=a%20b&x=1", "", false));
         assert_eq!(
             url.as_deref(),
-            Some("https://abc123.execute-api.eu-west-1.amazonaws.com/twilio/video?tenant=a%20b&x=1")
+            Some(
+                "https://abc123.execute-api.eu-west-1.amazonaws.com/twilio/video?tenant=a%20b&x=1"
+            )
         );
         let staged = called_url(&http_api("/prod/twilio/video", "", "", false));
         assert_eq!(
@@ -259,12 +266,22 @@ mod tests {
 
     #[test]
     fn rest_api_url_includes_the_stage() {
-        let from_context = called_url(&rest_api("prod", "/twilio/video", Some("/prod/twilio/video"), serde_json::Value::Null));
+        let from_context = called_url(&rest_api(
+            "prod",
+            "/twilio/video",
+            Some("/prod/twilio/video"),
+            serde_json::Value::Null,
+        ));
         assert_eq!(
             from_context.as_deref(),
             Some("https://xyz789.execute-api.eu-west-1.amazonaws.com/prod/twilio/video")
         );
-        let rebuilt = called_url(&rest_api("prod", "/twilio/video", None, serde_json::json!({"b": "2", "a": "x y"})));
+        let rebuilt = called_url(&rest_api(
+            "prod",
+            "/twilio/video",
+            None,
+            serde_json::json!({"b": "2", "a": "x y"}),
+        ));
         assert_eq!(
             rebuilt.as_deref(),
             Some("https://xyz789.execute-api.eu-west-1.amazonaws.com/prod/twilio/video?a=x+y&b=2")
@@ -292,7 +309,9 @@ mod tests {
             .body(Body::Text("{\"error\":\"x\"}".into()))
             .unwrap_or_else(|err| panic!("{err}"));
         let v2 = into_gateway_response(Origin::HttpApi, response);
-        assert!(matches!(&v2, GatewayResponse::HttpApi(r) if r.headers.contains_key("content-type")));
+        assert!(
+            matches!(&v2, GatewayResponse::HttpApi(r) if r.headers.contains_key("content-type"))
+        );
         assert_eq!(v2.status(), 403);
         assert_eq!(v2.body_text(), "{\"error\":\"x\"}");
         let json = serde_json::to_value(&v2).unwrap_or_else(|err| panic!("{err}"));
@@ -300,6 +319,8 @@ mod tests {
         assert_eq!(json["isBase64Encoded"], false);
 
         let v1 = into_gateway_response(Origin::RestApi, Response::new(Body::Empty));
-        assert!(matches!(&v1, GatewayResponse::RestApi(r) if r.status_code == 200 && r.body.is_none()));
+        assert!(
+            matches!(&v1, GatewayResponse::RestApi(r) if r.status_code == 200 && r.body.is_none())
+        );
     }
 }

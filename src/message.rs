@@ -134,7 +134,12 @@ mod tests {
     use crate::callback::Params;
 
     fn parse(pairs: &[(&str, &str)]) -> Callback {
-        let params = Params::new(pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect());
+        let params = Params::new(
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        );
         Callback::parse(params).unwrap_or_else(|err| panic!("{err}"))
     }
 
@@ -205,7 +210,10 @@ mod tests {
             ("CompositionSid", "CJ01"),
             ("CompositionUri", "/v1/Compositions/CJ01"),
             ("MediaUri", "/v1/Compositions/CJ01/Media"),
-            ("MediaExternalLocation", "https://bucket.s3.amazonaws.com/CJ01.mp4"),
+            (
+                "MediaExternalLocation",
+                "https://bucket.s3.amazonaws.com/CJ01.mp4",
+            ),
             ("Duration", "600"),
             ("Size", "99"),
         ]);
@@ -235,8 +243,17 @@ mod tests {
 
     #[test]
     fn media_url_is_absolute_on_twilio() {
-        assert_eq!(absolute_media_url("/v1/x/Media"), "https://video.twilio.com/v1/x/Media");
-        assert_eq!(absolute_media_url("v1/x/Media"), "https://video.twilio.com/v1/x/Media");
-        assert_eq!(absolute_media_url("https://video.twilio.com/v1/x"), "https://video.twilio.com/v1/x");
+        assert_eq!(
+            absolute_media_url("/v1/x/Media"),
+            "https://video.twilio.com/v1/x/Media"
+        );
+        assert_eq!(
+            absolute_media_url("v1/x/Media"),
+            "https://video.twilio.com/v1/x/Media"
+        );
+        assert_eq!(
+            absolute_media_url("https://video.twilio.com/v1/x"),
+            "https://video.twilio.com/v1/x"
+        );
     }
 }

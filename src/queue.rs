@@ -11,7 +11,8 @@ use crate::message::MediaMessage;
 /// The media queue, reduced to the one call the receiver makes.
 pub trait MediaQueue: Send + Sync {
     /// Sends one message; returns once the queue has accepted it.
-    fn send(&self, message: &MediaMessage) -> impl Future<Output = Result<(), BackendError>> + Send;
+    fn send(&self, message: &MediaMessage)
+        -> impl Future<Output = Result<(), BackendError>> + Send;
 }
 
 /// The media queue in SQS (standard or FIFO).

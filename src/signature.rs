@@ -61,8 +61,9 @@ pub fn compute(token: &str, url: &str, params: &[(String, String)]) -> String {
 
 fn mac(token: &str, url: &str, params: &[(String, String)]) -> HmacSha1 {
     #[allow(clippy::expect_used)]
-    let mut mac = HmacSha1::new_from_slice(token.as_bytes())
-        .expect("HMAC accepts keys of any length; the token comes from configuration, not the request");
+    let mut mac = HmacSha1::new_from_slice(token.as_bytes()).expect(
+        "HMAC accepts keys of any length; the token comes from configuration, not the request",
+    );
     mac.update(url.as_bytes());
     let mut sorted: Vec<&(String, String)> = params.iter().collect();
     sorted.sort();
@@ -75,15 +76,22 @@ fn mac(token: &str, url: &str, params: &[(String, String)]) -> HmacSha1 {
 
 /// Whether `signature` (the header's value) is Twilio's signature of `url` and `params` under any of
 /// `tokens`, for the URL as given or with its default port added or removed. Comparison is constant-time.
-pub fn is_valid(tokens: &AuthTokens, url: &str, params: &[(String, String)], signature: &str) -> bool {
+pub fn is_valid(
+    tokens: &AuthTokens,
+    url: &str,
+    params: &[(String, String)],
+    signature: &str,
+) -> bool {
     let Ok(expected) = BASE64.decode(signature.trim()) else {
         return false;
     };
     let candidates = url_variants(url);
     tokens.0.iter().any(|token| {
-        candidates
-            .iter()
-            .any(|candidate| mac(token, candidate, params).verify_slice(&expected).is_ok())
+        candidates.iter().any(|candidate| {
+            mac(token, candidate, params)
+                .verify_slice(&expected)
+                .is_ok()
+        })
     })
 }
 
@@ -143,9 +151,13 @@ mod tests {
     }
 
     fn published_vectors() -> VectorFile {
-        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/twilio-signature-vectors.json");
-        let text = std::fs::read_to_string(path)
-            .unwrap_or_else(|err| panic!("the shared vectors must be beside the repo ({path}): {err}"));
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../shared/twilio-signature-vectors.json"
+        );
+        let text = std::fs::read_to_string(path).unwrap_or_else(|err| {
+            panic!("the shared vectors must be beside the repo ({path}): {err}")
+        });
         serde_json::from_str(&text).unwrap_or_else(|err| panic!("vectors do not parse: {err}"))
     }
 
@@ -156,7 +168,11 @@ mod tests {
     #[test]
     fn reproduces_every_published_vector() {
         let file = published_vectors();
-        assert_eq!(file.vectors.len(), 5, "the vector file changed; review these tests");
+        assert_eq!(
+            file.vectors.len(),
+            5,
+            "the vector file changed; review these tests"
+        );
         for vector in &file.vectors {
             assert_eq!(
                 compute(&file.auth_token, &vector.url, &vector.params),
@@ -165,7 +181,12 @@ mod tests {
                 vector.name
             );
             assert!(
-                is_valid(&tokens(&file.auth_token), &vector.url, &vector.params, &vector.signature),
+                is_valid(
+                    &tokens(&file.auth_token),
+                    &vector.url,
+                    &vector.params,
+                    &vector.signature
+                ),
                 "vector {:?} does not validate",
                 vector.name
             );
@@ -185,9 +206,19 @@ mod tests {
         let with_443 = find("same, URL signed with explicit :443");
         let token = tokens(&file.auth_token);
         // Signed without a port, reconstructed with :443.
-        assert!(is_valid(&token, &with_443.url, &plain.params, &plain.signature));
+        assert!(is_valid(
+            &token,
+            &with_443.url,
+            &plain.params,
+            &plain.signature
+        ));
         // Signed with :443, reconstructed without it.
-        assert!(is_valid(&token, &plain.url, &with_443.params, &with_443.signature));
+        assert!(is_valid(
+            &token,
+            &plain.url,
+            &with_443.params,
+            &with_443.signature
+        ));
         // Signed over http with :80, reconstructed without the port.
         let http_80 = find("same, http with explicit :80");
         assert!(is_valid(
@@ -199,7 +230,12 @@ mod tests {
         // A non-standard port is not the default: it must not validate against :443 or no port.
         let odd = find("same, http with a non-standard port");
         assert!(!is_valid(&token, &plain.url, &odd.params, &odd.signature));
-        assert!(!is_valid(&token, &with_443.url, &odd.params, &odd.signature));
+        assert!(!is_valid(
+            &token,
+            &with_443.url,
+            &odd.params,
+            &odd.signature
+        ));
     }
 
     #[test]
@@ -222,7 +258,10 @@ mod tests {
         );
         assert_eq!(
             url_variants("https://user:pw@h.example/x"),
-            vec!["https://user:pw@h.example/x", "https://user:pw@h.example:443/x"]
+            vec![
+                "https://user:pw@h.example/x",
+                "https://user:pw@h.example:443/x"
+            ]
         );
         assert_eq!(url_variants("not a url"), vec!["not a url"]);
     }
@@ -232,31 +271,56 @@ mod tests {
         let params = vec![("A".to_owned(), "1".to_owned())];
         let url = "https://h.example/hook";
         let by_secondary = compute("secondary", url, &params);
-        assert!(is_valid(&tokens("primary, secondary"), url, &params, &by_secondary));
+        assert!(is_valid(
+            &tokens("primary, secondary"),
+            url,
+            &params,
+            &by_secondary
+        ));
         assert!(!is_valid(&tokens("primary"), url, &params, &by_secondary));
     }
 
     #[test]
     fn tampering_with_anything_signed_is_refused() {
-        let params = vec![("A".to_owned(), "1".to_owned()), ("B".to_owned(), "2".to_owned())];
+        let params = vec![
+            ("A".to_owned(), "1".to_owned()),
+            ("B".to_owned(), "2".to_owned()),
+        ];
         let url = "https://h.example/hook?x=1";
         let token = tokens("secret");
         let signature = compute("secret", url, &params);
         assert!(is_valid(&token, url, &params, &signature));
-        let changed_value = vec![("A".to_owned(), "1".to_owned()), ("B".to_owned(), "3".to_owned())];
+        let changed_value = vec![
+            ("A".to_owned(), "1".to_owned()),
+            ("B".to_owned(), "3".to_owned()),
+        ];
         assert!(!is_valid(&token, url, &changed_value, &signature));
         let added = [params.clone(), vec![("C".to_owned(), String::new())]].concat();
         assert!(!is_valid(&token, url, &added, &signature));
-        assert!(!is_valid(&token, "https://h.example/hook?x=2", &params, &signature));
+        assert!(!is_valid(
+            &token,
+            "https://h.example/hook?x=2",
+            &params,
+            &signature
+        ));
         assert!(!is_valid(&token, url, &params, "not base64!"));
         assert!(!is_valid(&token, url, &params, ""));
     }
 
     #[test]
     fn parameter_order_does_not_matter_because_names_are_sorted() {
-        let forward = vec![("A".to_owned(), "1".to_owned()), ("B".to_owned(), "2".to_owned())];
-        let backward = vec![("B".to_owned(), "2".to_owned()), ("A".to_owned(), "1".to_owned())];
-        assert_eq!(compute("t", "https://h/", &forward), compute("t", "https://h/", &backward));
+        let forward = vec![
+            ("A".to_owned(), "1".to_owned()),
+            ("B".to_owned(), "2".to_owned()),
+        ];
+        let backward = vec![
+            ("B".to_owned(), "2".to_owned()),
+            ("A".to_owned(), "1".to_owned()),
+        ];
+        assert_eq!(
+            compute("t", "https://h/", &forward),
+            compute("t", "https://h/", &backward)
+        );
     }
 
     #[test]

@@ -25,7 +25,10 @@ pub enum Insert {
 /// The events table, reduced to the two writes the receiver makes.
 pub trait EventStore: Send + Sync {
     /// Writes `event` unless an item with its key exists (a conditional put: never overwrites).
-    fn insert(&self, event: &StoredEvent) -> impl Future<Output = Result<Insert, BackendError>> + Send;
+    fn insert(
+        &self,
+        event: &StoredEvent,
+    ) -> impl Future<Output = Result<Insert, BackendError>> + Send;
 
     /// Records on an existing item that its queue message was sent at `at`.
     fn mark_enqueued(
@@ -67,8 +70,8 @@ fn rejected(detail: String) -> BackendError {
 
 impl EventStore for DynamoEventStore {
     async fn insert(&self, event: &StoredEvent) -> Result<Insert, BackendError> {
-        let item: HashMap<String, AttributeValue> =
-            serde_dynamo::to_item(event).map_err(|err| rejected(format!("item does not serialize: {err}")))?;
+        let item: HashMap<String, AttributeValue> = serde_dynamo::to_item(event)
+            .map_err(|err| rejected(format!("item does not serialize: {err}")))?;
         let result = self
             .client
             .put_item()
@@ -81,11 +84,13 @@ impl EventStore for DynamoEventStore {
         match result {
             Ok(_) => Ok(Insert::Created),
             Err(err) => match err.as_service_error() {
-                Some(PutItemError::ConditionalCheckFailedException(existing)) => Ok(Insert::AlreadyStored {
-                    enqueued: existing
-                        .item()
-                        .is_some_and(|item| item.contains_key("enqueued_at")),
-                }),
+                Some(PutItemError::ConditionalCheckFailedException(existing)) => {
+                    Ok(Insert::AlreadyStored {
+                        enqueued: existing
+                            .item()
+                            .is_some_and(|item| item.contains_key("enqueued_at")),
+                    })
+                }
                 _ => Err(BackendError::from_sdk(Service::DynamoDb, err)),
             },
         }
@@ -122,7 +127,9 @@ impl MemoryEventStore {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<(String, String), StoredEvent>> {
-        self.items.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.items
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
 

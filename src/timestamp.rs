@@ -23,12 +23,17 @@ pub fn format(time: OffsetDateTime) -> String {
 }
 
 /// Serde adapter writing [`format`] and reading any RFC 3339 time.
-pub fn serialize<S: serde::Serializer>(time: &OffsetDateTime, serializer: S) -> Result<S::Ok, S::Error> {
+pub fn serialize<S: serde::Serializer>(
+    time: &OffsetDateTime,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
     serializer.serialize_str(&format(*time))
 }
 
 /// Serde adapter reading any RFC 3339 time.
-pub fn deserialize<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<OffsetDateTime, D::Error> {
+pub fn deserialize<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<OffsetDateTime, D::Error> {
     let text = <String as serde::Deserialize>::deserialize(deserializer)?;
     parse(&text).ok_or_else(|| serde::de::Error::custom(format!("not an RFC 3339 time: {text}")))
 }

@@ -9,14 +9,17 @@ use twilio_video_callbacks::lambda;
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     lambda_http::tracing::init_default_subscriber();
-    let settings = Settings::from_env().inspect_err(|err| tracing::error!(error = %err, "cannot start"))?;
+    let settings =
+        Settings::from_env().inspect_err(|err| tracing::error!(error = %err, "cannot start"))?;
     let sdk = aws_config().await;
     let receiver = build_receiver(&settings, &sdk)
         .await
         .inspect_err(|err| tracing::error!(error = %err, "cannot start"))?;
     let receiver = &receiver;
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<LambdaRequest>| async move {
-        Ok::<_, Error>(lambda::invoke(receiver, event.payload, event.context).await)
-    }))
+    lambda_runtime::run(service_fn(
+        move |event: LambdaEvent<LambdaRequest>| async move {
+            Ok::<_, Error>(lambda::invoke(receiver, event.payload, event.context).await)
+        },
+    ))
     .await
 }
