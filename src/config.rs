@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
-use aws_config::{BehaviorVersion, SdkConfig};
+use aws_config::{BehaviorVersion, ConfigLoader, SdkConfig};
 
 use crate::handler::Receiver;
 use crate::queue::SqsMediaQueue;
@@ -140,6 +140,11 @@ impl Settings {
 /// environment (`AWS_ENDPOINT_URL` included), with timeouts that turn a stalled backend into a 5xx well
 /// inside the function's timeout, and the SDK's standard retries.
 pub async fn aws_config() -> SdkConfig {
+    sdk_loader().load().await
+}
+
+/// The loader behind [`aws_config`], for callers that override something (tests point it elsewhere).
+pub fn sdk_loader() -> ConfigLoader {
     aws_config::defaults(BehaviorVersion::latest())
         .timeout_config(
             TimeoutConfig::builder()
@@ -149,8 +154,6 @@ pub async fn aws_config() -> SdkConfig {
                 .build(),
         )
         .retry_config(RetryConfig::standard().with_max_attempts(3))
-        .load()
-        .await
 }
 
 /// Resolves the auth tokens, reading SSM (with decryption) when the settings name a parameter.

@@ -167,7 +167,6 @@ pub fn into_gateway_response(origin: Origin, response: Response<Body>) -> Gatewa
             multi_value_headers: parts.headers,
             body,
             is_base64_encoded,
-            ..Default::default()
         }),
         Origin::HttpApi => GatewayResponse::HttpApi(ApiGatewayV2httpResponse {
             status_code,
@@ -176,7 +175,6 @@ pub fn into_gateway_response(origin: Origin, response: Response<Body>) -> Gatewa
             body,
             is_base64_encoded,
             cookies: Vec::new(),
-            ..Default::default()
         }),
     }
 }

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Runs every check and test: formatting, lints, the sample events, unit and integration tests (against
+# moto's DynamoDB and SQS on loopback). Installs what it needs into .venv; stops what it starts.
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+cd "$ROOT"
+
+ensure_venv scripts/requirements.txt
+
+say "cargo fmt --check"
+cargo fmt --all -- --check
+say "cargo clippy"
+cargo clippy --all-targets --locked -- -D warnings
+say "sample events match scripts/make_events.py"
+python3 scripts/make_events.py --check
+
+start_moto
+say "cargo test (unit and integration, against moto at $AWS_ENDPOINT_URL)"
+cargo test --locked --all-targets
+say "all checks passed"
