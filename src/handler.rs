@@ -191,7 +191,8 @@ impl<S: EventStore, Q: MediaQueue> Receiver<S, Q> {
         let started = Instant::now();
         let mut trace = Trace::default();
         let result = self.process(&request, &mut trace).await;
-        log(&trace, &result, started.elapsed().as_secs_f64() * 1000.0);
+        let ms = (started.elapsed().as_secs_f64() * 1_000_000.0).round() / 1000.0;
+        log(&trace, &result, ms);
         respond(result)
     }
 

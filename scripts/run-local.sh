@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# The product's job, locally: moto serves DynamoDB and SQS on loopback, `cargo lambda watch` runs the real
+# callback-receiver under a Lambda runtime emulator, every file in events/ is invoked, and the stored room
+# timeline and the queued messages are printed. Installs what it needs into .venv; stops what it starts.
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+cd "$ROOT"
+
+ensure_venv scripts/requirements.txt scripts/requirements-local.txt
+start_moto
+
+TABLE=twilio-video-events
+QUEUE=twilio-video-media
+QUEUE_URL="$(python3 scripts/local_aws.py create "$TABLE" "$QUEUE")"
+# The samples are signed with the clearly fake local token in events/env.json (see the README).
+TOKEN="$(python3 -c 'import json; print(json.load(open("events/env.json"))["CallbackReceiver"]["TWILIO_AUTH_TOKEN"])')"
+
+say "building callback-receiver"
+cargo build --locked --bin callback-receiver
+
+INVOKE_PORT="$(free_port)"
+say "starting cargo lambda watch on 127.0.0.1:$INVOKE_PORT (log: .local/watch.log)"
+cargo lambda watch --quiet --ignore-changes --invoke-address 127.0.0.1 --invoke-port "$INVOKE_PORT" \
+  --env-var "TWILIO_AUTH_TOKEN=$TOKEN,EVENTS_TABLE=$TABLE,MEDIA_QUEUE_URL=$QUEUE_URL,AWS_ENDPOINT_URL=$AWS_ENDPOINT_URL,RUST_LOG=info" \
+  >"$LOCAL/watch.log" 2>&1 &
+STARTED_PIDS+=("$!")
+
+say "invoking callback-receiver with every file in events/"
+for file in events/*.json; do
+  [ "$(basename "$file")" = env.json ] && continue
+  for attempt in $(seq 1 60); do
+    if out="$(cargo lambda invoke callback-receiver --invoke-address 127.0.0.1 --invoke-port "$INVOKE_PORT" \
+                --data-file "$file" --output-format json 2>&1)"; then
+      break
+    fi
+    # The emulator compiles and starts the function on the first invoke; wait for it.
+    if [ "$attempt" = 60 ]; then echo "$out" >&2; tail -40 "$LOCAL/watch.log" >&2; exit 1; fi
+    sleep 1
+  done
+  printf '%-34s %s\n' "$(basename "$file")" "$(python3 -c 'import json,sys; r=json.load(sys.stdin); print(r["statusCode"], r.get("body",""))' <<<"$out")"
+done
+
+python3 scripts/local_aws.py show "$TABLE" "$QUEUE"
+echo
+say "function log (one line per callback): .local/watch.log"
+grep -E "callback (handled|refused|not handled|with an undocumented)" "$LOCAL/watch.log" | tail -5 || true
