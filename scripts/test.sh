@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Runs every check and test: formatting, lints, the sample events, unit and integration tests (against
-# moto's DynamoDB and SQS on loopback). Installs what it needs into .venv; stops what it starts.
+# Runs every check and test: formatting, lints, the sample events, the SAM template, unit and integration
+# tests (against moto's DynamoDB and SQS on loopback). Installs what it needs into .venv; stops what it starts.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
@@ -13,6 +13,10 @@ say "cargo clippy"
 cargo clippy --all-targets --locked -- -D warnings
 say "sample events match scripts/make_events.py"
 python3 scripts/make_events.py --check
+say "template.yaml: cfn-lint (with the serverless rules), sam validate --lint, template tests"
+cfn-lint template.yaml -a cfn_lint_serverless.rules
+SAM_CLI_TELEMETRY=0 sam validate --lint
+python -m unittest tests/template_test.py
 
 start_moto
 say "cargo test (unit and integration, against moto at $AWS_ENDPOINT_URL)"

@@ -1,0 +1,172 @@
+"""What a reviewer would otherwise check by eye in template.yaml. Run by scripts/test.sh with .venv's Python
+(cfn-lint's loader reads CloudFormation's short-form tags): python -m unittest tests/template_test.py"""
+import re
+import sys
+import unittest
+from pathlib import Path
+
+from cfnlint.decode import cfn_yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+TEMPLATE = cfn_yaml.load(str(ROOT / "template.yaml"))
+RESOURCES = TEMPLATE["Resources"]
+
+
+def refs(node):
+    """Logical ids and parameters a template node refers to (Ref, GetAtt, ${...} in Sub)."""
+    found = set()
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "Ref":
+                found.add(str(value))
+            elif key == "Fn::GetAtt":
+                found.add(str(value[0] if isinstance(value, list) else value).split(".")[0])
+            elif key == "Fn::Sub":
+                text = value[0] if isinstance(value, list) else value
+                found.update(re.findall(r"\$\{([A-Za-z0-9:]+)(?:\.[A-Za-z]+)?\}", str(text)))
+                found.update(refs(value[1]) if isinstance(value, list) else set())
+            else:
+                found.update(refs(value))
+    elif isinstance(node, list):
+        for item in node:
+            found.update(refs(item))
+    return found
+
+
+def receiver_env_vars():
+    """Every variable src/config.rs reads (get("NAME") / lookup("NAME"))."""
+    source = (ROOT / "src" / "config.rs").read_text()
+    return set(re.findall(r'get\("([A-Z][A-Z0-9_]+)"\)', source))
+
+
+def policy_statements(role):
+    statements = []
+    for policy in role["Properties"]["Policies"]:
+        for statement in policy["PolicyDocument"]["Statement"]:
+            if isinstance(statement, dict) and "Fn::If" in statement:
+                statements.extend(s for s in statement["Fn::If"][1:] if isinstance(s, dict) and "Effect" in s)
+            else:
+                statements.append(statement)
+    return statements
+
+
+class ReceiverFunction(unittest.TestCase):
+    function = RESOURCES["CallbackReceiver"]
+    props = function["Properties"]
+
+    def test_runtime_architecture_and_handler(self):
+        self.assertEqual(self.function["Type"], "AWS::Serverless::Function")
+        self.assertEqual(self.props["Runtime"], "provided.al2023")
+        self.assertEqual(self.props["Architectures"], ["arm64"])
+        self.assertEqual(self.props["Handler"], "bootstrap")
+
+    def test_build_method_names_a_binary_of_the_crate(self):
+        metadata = self.function["Metadata"]
+        self.assertEqual(metadata["BuildMethod"], "rust-cargolambda")
+        binary = metadata["BuildProperties"]["Binary"]
+        self.assertEqual(binary, "callback-receiver")
+        self.assertIn(f'name = "{binary}"', (ROOT / "Cargo.toml").read_text())
+
+    def test_timeout_is_below_twilios_15_second_read_timeout(self):
+        self.assertLess(self.props["Timeout"], 15)
+
+    def test_logs_are_json_in_a_group_with_retention(self):
+        logging = self.props["LoggingConfig"]
+        self.assertEqual(logging["LogFormat"], "JSON")
+        group = RESOURCES[logging["LogGroup"]["Ref"]]
+        self.assertIn("RetentionInDays", group["Properties"])
+
+    def test_every_variable_the_receiver_reads_is_set_except_the_inline_token(self):
+        read = receiver_env_vars()
+        self.assertTrue({"EVENTS_TABLE", "MEDIA_QUEUE_URL", "TWILIO_AUTH_TOKEN_PARAMETER"} <= read, read)
+        variables = self.props["Environment"]["Variables"]
+        # TWILIO_AUTH_TOKEN is the local alternative: a deployed secret lives in SSM, never in the template.
+        self.assertEqual(read - {"TWILIO_AUTH_TOKEN"}, set(variables), "template and src/config.rs disagree")
+        self.assertNotIn("TWILIO_AUTH_TOKEN", variables)
+        self.assertEqual(variables["EVENTS_TABLE"], {"Ref": "EventsTable"})
+        self.assertEqual(variables["MEDIA_QUEUE_URL"], {"Ref": "MediaQueue"})
+        self.assertEqual(variables["TWILIO_AUTH_TOKEN_PARAMETER"], {"Ref": "AuthTokenParameterName"})
+
+    def test_one_post_route_with_payload_2_0(self):
+        events = list(self.props["Events"].values())
+        self.assertEqual(len(events), 1)
+        event = events[0]
+        self.assertEqual(event["Type"], "HttpApi")
+        self.assertEqual(event["Properties"]["Method"], "POST")
+        self.assertEqual(event["Properties"]["PayloadFormatVersion"], "2.0")
+        self.assertEqual(event["Properties"]["ApiId"], {"Ref": "CallbackApi"})
+
+
+class LeastPrivilege(unittest.TestCase):
+    role = RESOURCES["CallbackReceiverRole"]
+    allowed = {
+        "EventsTable", "MediaQueue", "AuthTokenParameterName", "AuthTokenKmsKeyArn", "ReceiverLogGroup",
+        "AWS::Partition", "AWS::Region", "AWS::AccountId",
+    }
+
+    def test_statements_name_only_the_table_the_queue_the_parameter_and_the_log_group(self):
+        statements = policy_statements(self.role)
+        self.assertGreaterEqual(len(statements), 5)
+        for statement in statements:
+            actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+            self.assertTrue(all("*" not in action for action in actions), f"wildcard action in {statement}")
+            if statement["Resource"] == "*":
+                # Only X-Ray, which has no resource-level permissions.
+                self.assertTrue(all(a.startswith("xray:") for a in actions), statement)
+                continue
+            self.assertTrue(refs(statement["Resource"]), f"resource names nothing: {statement}")
+            self.assertLessEqual(refs(statement["Resource"]), self.allowed, statement)
+
+    def test_each_capability_is_granted_on_its_own_resource(self):
+        by_sid = {s["Sid"]: s for s in policy_statements(self.role)}
+        self.assertEqual(refs(by_sid["StoreCallbacks"]["Resource"]), {"EventsTable"})
+        self.assertNotIn("dynamodb:DeleteItem", by_sid["StoreCallbacks"]["Action"])
+        self.assertEqual(by_sid["EnqueueMediaEvents"]["Action"], "sqs:SendMessage")
+        self.assertEqual(refs(by_sid["EnqueueMediaEvents"]["Resource"]), {"MediaQueue"})
+        self.assertEqual(by_sid["ReadAuthToken"]["Action"], "ssm:GetParameter")
+        self.assertIn("AuthTokenParameterName", refs(by_sid["ReadAuthToken"]["Resource"]))
+        self.assertEqual(by_sid["DecryptAuthToken"]["Action"], "kms:Decrypt")
+
+
+class Storage(unittest.TestCase):
+    def test_table_keeps_the_record(self):
+        table = RESOURCES["EventsTable"]
+        props = table["Properties"]
+        self.assertEqual(table["DeletionPolicy"], "Retain")
+        self.assertEqual(props["BillingMode"], "PAY_PER_REQUEST")
+        self.assertEqual({k["AttributeName"]: k["KeyType"] for k in props["KeySchema"]}, {"pk": "HASH", "sk": "RANGE"})
+        self.assertEqual({a["AttributeType"] for a in props["AttributeDefinitions"]}, {"S"})
+        self.assertEqual(props["TimeToLiveSpecification"], {"AttributeName": "expires_at", "Enabled": True})
+        self.assertTrue(props["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"])
+        self.assertTrue(props["SSESpecification"]["SSEEnabled"])
+        self.assertEqual(props["DeletionProtectionEnabled"], {"Fn::If": ["IsProd", True, False]})
+
+    def test_queue_has_an_encrypted_dead_letter_queue_after_at_least_five_receives(self):
+        queue = RESOURCES["MediaQueue"]["Properties"]
+        self.assertGreaterEqual(queue["RedrivePolicy"]["maxReceiveCount"], 5)
+        self.assertEqual(refs(queue["RedrivePolicy"]["deadLetterTargetArn"]), {"MediaDeadLetterQueue"})
+        self.assertTrue(queue["SqsManagedSseEnabled"])
+        self.assertTrue(RESOURCES["MediaDeadLetterQueue"]["Properties"]["SqsManagedSseEnabled"])
+
+
+class Operations(unittest.TestCase):
+    def test_alarms_cover_dead_letters_errors_throttles_and_5xx(self):
+        alarms = {r["Properties"]["MetricName"]: r for r in RESOURCES.values() if r["Type"] == "AWS::CloudWatch::Alarm"}
+        self.assertEqual(set(alarms), {"ApproximateNumberOfMessagesVisible", "Errors", "Throttles", "5xx"})
+        for alarm in alarms.values():
+            self.assertEqual(alarm["Properties"]["AlarmActions"], [{"Ref": "AlarmTopic"}])
+
+    def test_outputs_give_what_twilio_and_workers_need(self):
+        outputs = TEMPLATE["Outputs"]
+        for name in ["CallbackUrl", "EventsTableName", "MediaQueueUrl", "MediaQueueArn", "DeadLetterQueueUrl"]:
+            self.assertIn(name, outputs)
+        self.assertTrue(outputs["CallbackUrl"]["Value"]["Fn::Sub"].endswith("/twilio/video"))
+
+    def test_parameters_for_token_retention_log_level_and_stage(self):
+        for name in ["AuthTokenParameterName", "EventRetentionDays", "LogLevel", "Stage", "FifoQueue",
+                     "ThrottlingBurstLimit", "ThrottlingRateLimit"]:
+            self.assertIn(name, TEMPLATE["Parameters"])
+
+
+if __name__ == "__main__":
+    sys.exit(unittest.main())
