@@ -212,11 +212,7 @@ async fn a_second_delivery_of_every_sample_changes_nothing() {
 #[tokio::test]
 async fn a_tampered_or_unsigned_callback_stores_nothing() {
     let world = World::new().await;
-    let room_created = sample_files()
-        .into_iter()
-        .find(|(name, _)| name == "room-created.json")
-        .map(|(_, json)| json)
-        .unwrap_or_else(|| panic!("room-created.json missing"));
+    let room_created = sample("room-created.json");
 
     // Same signature, one value changed in the body.
     let mut tampered: serde_json::Value =
@@ -237,12 +233,7 @@ async fn a_tampered_or_unsigned_callback_stores_nothing() {
     assert_eq!(response.status(), 403);
 
     for name in ["bad-signature-403.json", "missing-signature-403.json"] {
-        let json = sample_files()
-            .into_iter()
-            .find(|(file, _)| file == name)
-            .map(|(_, json)| json)
-            .unwrap_or_else(|| panic!("{name} missing"));
-        let response = world.invoke(lambda_event(&json)).await;
+        let response = world.invoke(lambda_event(&sample(name))).await;
         assert_eq!(response.status(), 403, "{name}");
         assert!(response.body_text().contains("\"error\""));
     }
@@ -255,34 +246,12 @@ fn base64_encode(bytes: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD.encode(bytes)
 }
 
-fn sample(name: &str) -> String {
-    sample_files()
-        .into_iter()
-        .find(|(file, _)| file == name)
-        .map(|(_, json)| json)
-        .unwrap_or_else(|| panic!("{name} missing"))
-}
-
 #[tokio::test]
 async fn a_queue_that_fails_then_recovers_still_gets_the_message_on_redelivery() {
     let world = World::new().await;
     // The same table, but SQS unreachable.
     let broken_sqs = sdk_at(&dead_endpoint()).await;
-    let broken = {
-        let tokens = twilio_video_callbacks::signature::AuthTokens::parse(TOKEN)
-            .unwrap_or_else(|err| panic!("{err}"));
-        twilio_video_callbacks::handler::Receiver::new(
-            tokens,
-            twilio_video_callbacks::store::DynamoEventStore::new(
-                aws_sdk_dynamodb::Client::new(&world.sdk),
-                &world.table,
-            ),
-            twilio_video_callbacks::queue::SqsMediaQueue::new(
-                aws_sdk_sqs::Client::new(&broken_sqs),
-                &world.queue_url,
-            ),
-        )
-    };
+    let broken = receiver_split(&world.sdk, &broken_sqs, &world.table, &world.queue_url);
     let json = sample("recording-completed.json");
     let failed =
         twilio_video_callbacks::lambda::invoke(&broken, lambda_event(&json), Default::default())
@@ -319,19 +288,7 @@ async fn a_queue_that_fails_then_recovers_still_gets_the_message_on_redelivery()
 async fn dynamodb_unreachable_is_a_5xx_and_nothing_is_enqueued() {
     let world = World::new().await;
     let dead = sdk_at(&dead_endpoint()).await;
-    let tokens = twilio_video_callbacks::signature::AuthTokens::parse(TOKEN)
-        .unwrap_or_else(|err| panic!("{err}"));
-    let receiver = twilio_video_callbacks::handler::Receiver::new(
-        tokens,
-        twilio_video_callbacks::store::DynamoEventStore::new(
-            aws_sdk_dynamodb::Client::new(&dead),
-            "events",
-        ),
-        twilio_video_callbacks::queue::SqsMediaQueue::new(
-            aws_sdk_sqs::Client::new(&world.sdk),
-            &world.queue_url,
-        ),
-    );
+    let receiver = receiver_split(&dead, &world.sdk, "events", &world.queue_url);
     let response = twilio_video_callbacks::lambda::invoke(
         &receiver,
         lambda_event(&sample("composition-available.json")),

@@ -184,6 +184,28 @@ pub async fn receiver_for(
         .unwrap_or_else(|err| panic!("{err}"))
 }
 
+/// A receiver whose DynamoDB and SQS clients use different configurations (one of them broken, say).
+pub fn receiver_split(
+    dynamodb: &SdkConfig,
+    sqs: &SdkConfig,
+    table: &str,
+    queue_url: &str,
+) -> AwsReceiver {
+    let tokens = twilio_video_callbacks::signature::AuthTokens::parse(TOKEN)
+        .unwrap_or_else(|err| panic!("{err}"));
+    Receiver::new(
+        tokens,
+        DynamoEventStore::new(aws_sdk_dynamodb::Client::new(dynamodb), table),
+        SqsMediaQueue::new(aws_sdk_sqs::Client::new(sqs), queue_url),
+    )
+}
+
+/// The sample file `name` in events/.
+pub fn sample(name: &str) -> String {
+    let path = events_dir().join(name);
+    std::fs::read_to_string(&path).unwrap_or_else(|err| panic!("{}: {err}", path.display()))
+}
+
 /// Every item in `table`, sorted by key.
 pub async fn scan(sdk: &SdkConfig, table: &str) -> Vec<StoredEvent> {
     let client = aws_sdk_dynamodb::Client::new(sdk);
