@@ -208,12 +208,13 @@ impl<S: EventStore, Q: MediaQueue> Receiver<S, Q> {
 
         let callback = Callback::parse(params)?;
         trace.unknown_event = matches!(callback.event, EventKind::Other(_));
-        let item = StoredEvent::new(&callback, OffsetDateTime::now_utc(), self.retention_days);
-        let message = MediaMessage::for_callback(&callback, &item.idempotency_key);
+        let item = StoredEvent::new(callback, OffsetDateTime::now_utc(), self.retention_days);
+        let message = MediaMessage::for_item(&item);
 
+        let (pk, sk) = (item.pk.clone(), item.sk.clone());
         let insert = self
             .store
-            .insert(&item)
+            .insert(item)
             .await
             .map_err(CallbackError::Store)?;
         let (created, already_enqueued) = match insert {
@@ -231,10 +232,10 @@ impl<S: EventStore, Q: MediaQueue> Receiver<S, Q> {
             .await
             .map_err(CallbackError::Enqueue)?;
         let now = crate::timestamp::format(OffsetDateTime::now_utc());
-        if let Err(err) = self.store.mark_enqueued(&item.pk, &item.sk, &now).await {
+        if let Err(err) = self.store.mark_enqueued(&pk, &sk, &now).await {
             // The item and the message both exist, which is what Twilio's 2xx promises. Without the mark a
             // redelivery sends the message again, with the same idempotency key.
-            tracing::warn!(error = %err, pk = %item.pk, sk = %item.sk, "could not mark the item as enqueued");
+            tracing::warn!(error = %err, pk = %pk, sk = %sk, "could not mark the item as enqueued");
         }
         Ok(Accepted {
             created,

@@ -10,7 +10,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::callback::{Callback, Codec, Container, EventKind, TrackKind};
+use crate::callback::{Codec, Container, EventKind, TrackKind};
+use crate::item::StoredEvent;
 
 /// The version of [`MediaMessage`] this crate writes.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -80,19 +81,20 @@ pub struct MediaMessage {
 }
 
 impl MediaMessage {
-    /// The message for a media callback; `None` for every other event.
-    pub fn for_callback(callback: &Callback, idempotency_key: &str) -> Option<Self> {
-        if !callback.event.is_media() {
+    /// The message for a stored media callback; `None` for every other event.
+    pub fn for_item(item: &StoredEvent) -> Option<Self> {
+        let kind = item.event_kind();
+        if !kind.is_media() {
             return None;
         }
-        let fields = &callback.fields;
-        let is_recording = callback.event == EventKind::RecordingCompleted;
+        let fields = &item.fields;
+        let is_recording = kind == EventKind::RecordingCompleted;
         Some(MediaMessage {
             schema_version: SCHEMA_VERSION,
-            event: callback.event.as_str().to_owned(),
-            idempotency_key: idempotency_key.to_owned(),
+            event: item.event.clone(),
+            idempotency_key: item.idempotency_key.clone(),
             account_sid: fields.account_sid.clone(),
-            room_sid: callback.timeline_sid().unwrap_or_default().to_owned(),
+            room_sid: item.pk.clone(),
             room_name: fields.room_name.clone(),
             recording_sid: fields.recording_sid.clone().filter(|_| is_recording),
             composition_sid: fields.composition_sid.clone().filter(|_| !is_recording),
@@ -131,7 +133,12 @@ pub fn absolute_media_url(media_uri: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::callback::Params;
+    use crate::callback::{Callback, Params};
+
+    fn message(callback: Callback) -> Option<MediaMessage> {
+        let now = time::OffsetDateTime::now_utc();
+        MediaMessage::for_item(&StoredEvent::new(callback, now, None))
+    }
 
     fn parse(pairs: &[(&str, &str)]) -> Callback {
         let params = Params::new(
@@ -169,15 +176,16 @@ mod tests {
 
     #[test]
     fn recording_message_has_the_documented_body() {
-        let message = MediaMessage::for_callback(&recording_completed(), "key1")
+        let message = message(recording_completed())
             .unwrap_or_else(|| panic!("recording-completed must produce a message"));
+        let key = crate::item::idempotency_key(&recording_completed().params);
         let json = serde_json::to_value(&message).unwrap_or_else(|err| panic!("{err}"));
         assert_eq!(
             json,
             serde_json::json!({
                 "schema_version": 1,
                 "event": "recording-completed",
-                "idempotency_key": "key1",
+                "idempotency_key": key,
                 "account_sid": "AC01",
                 "room_sid": "RM01",
                 "room_name": "standup",
@@ -217,7 +225,7 @@ mod tests {
             ("Duration", "600"),
             ("Size", "99"),
         ]);
-        let message = MediaMessage::for_callback(&callback, "k")
+        let message = message(callback)
             .unwrap_or_else(|| panic!("composition-available must produce a message"));
         assert_eq!(message.composition_sid.as_deref(), Some("CJ01"));
         assert_eq!(message.recording_sid, None);
@@ -236,9 +244,9 @@ mod tests {
     fn other_events_produce_no_message() {
         let mut callback = recording_completed();
         callback.event = EventKind::RecordingStarted;
-        assert_eq!(MediaMessage::for_callback(&callback, "k"), None);
+        assert_eq!(message(callback.clone()), None);
         callback.event = EventKind::Other("recording-archived".into());
-        assert_eq!(MediaMessage::for_callback(&callback, "k"), None);
+        assert_eq!(message(callback), None);
     }
 
     #[test]

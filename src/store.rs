@@ -27,7 +27,7 @@ pub trait EventStore: Send + Sync {
     /// Writes `event` unless an item with its key exists (a conditional put: never overwrites).
     fn insert(
         &self,
-        event: &StoredEvent,
+        event: StoredEvent,
     ) -> impl Future<Output = Result<Insert, BackendError>> + Send;
 
     /// Records on an existing item that its queue message was sent at `at`.
@@ -69,8 +69,9 @@ fn rejected(detail: String) -> BackendError {
 }
 
 impl EventStore for DynamoEventStore {
-    async fn insert(&self, event: &StoredEvent) -> Result<Insert, BackendError> {
-        let item: HashMap<String, AttributeValue> = serde_dynamo::to_item(event)
+    async fn insert(&self, event: StoredEvent) -> Result<Insert, BackendError> {
+        let item: HashMap<String, AttributeValue> = event
+            .into_attributes()
             .map_err(|err| rejected(format!("item does not serialize: {err}")))?;
         let result = self
             .client
@@ -134,7 +135,7 @@ impl MemoryEventStore {
 }
 
 impl EventStore for MemoryEventStore {
-    async fn insert(&self, event: &StoredEvent) -> Result<Insert, BackendError> {
+    async fn insert(&self, event: StoredEvent) -> Result<Insert, BackendError> {
         let mut items = self.lock();
         let key = (event.pk.clone(), event.sk.clone());
         if let Some(existing) = items.get(&key) {
@@ -142,7 +143,7 @@ impl EventStore for MemoryEventStore {
                 enqueued: existing.enqueued_at.is_some(),
             });
         }
-        items.insert(key, event.clone());
+        items.insert(key, event);
         Ok(Insert::Created)
     }
 

@@ -1,0 +1,163 @@
+//! The per-callback work without I/O, over the 17 sample events: decode the form, verify the signature,
+//! parse the typed event, build the DynamoDB item (as attribute values) and the queue message (as JSON).
+//!
+//! `cargo bench --bench per_callback`; the figure to read is the time per element (one callback).
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use base64::Engine as _;
+use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughput};
+use time::OffsetDateTime;
+use twilio_video_callbacks::callback::{Callback, EventKind, Params};
+use twilio_video_callbacks::item::StoredEvent;
+use twilio_video_callbacks::message::MediaMessage;
+use twilio_video_callbacks::signature::{self, AuthTokens};
+
+// The allocator the Lambda binary uses: the per-callback work is allocation-heavy (item attributes).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+struct Sample {
+    url: String,
+    body: Vec<u8>,
+    signature: String,
+}
+
+fn samples() -> Vec<Sample> {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("events");
+    let mut samples = Vec::new();
+    for name in EventKind::DOCUMENTED {
+        let text = std::fs::read_to_string(dir.join(format!("{name}.json")))
+            .unwrap_or_else(|err| panic!("events/{name}.json: {err}"));
+        let event: serde_json::Value =
+            serde_json::from_str(&text).unwrap_or_else(|err| panic!("{err}"));
+        let url = format!(
+            "https://{}{}",
+            event["requestContext"]["domainName"]
+                .as_str()
+                .unwrap_or_default(),
+            event["rawPath"].as_str().unwrap_or_default()
+        );
+        let body = base64::engine::general_purpose::STANDARD
+            .decode(event["body"].as_str().unwrap_or_default())
+            .unwrap_or_else(|err| panic!("{err}"));
+        let signature = event["headers"]["x-twilio-signature"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        samples.push(Sample {
+            url,
+            body,
+            signature,
+        });
+    }
+    samples
+}
+
+/// Everything the receiver does for one callback between reading the body and calling AWS.
+fn process(
+    tokens: &AuthTokens,
+    sample: &Sample,
+    now: OffsetDateTime,
+) -> (HashMap<String, AttributeValue>, Option<String>) {
+    let params = Params::from_form(&sample.body).unwrap_or_else(|err| panic!("{err}"));
+    assert!(signature::is_valid(
+        tokens,
+        &sample.url,
+        params.pairs(),
+        &sample.signature
+    ));
+    let callback = Callback::parse(params).unwrap_or_else(|err| panic!("{err}"));
+    let item = StoredEvent::new(callback, now, Some(30));
+    let message = MediaMessage::for_item(&item)
+        .map(|message| serde_json::to_string(&message).unwrap_or_else(|err| panic!("{err}")));
+    let attributes = item.into_attributes().unwrap_or_else(|err| panic!("{err}"));
+    (attributes, message)
+}
+
+fn per_callback(c: &mut Criterion) {
+    let samples = samples();
+    assert_eq!(samples.len(), 17);
+    let tokens = AuthTokens::parse("local-fake-auth-token-not-a-secret")
+        .unwrap_or_else(|err| panic!("{err}"));
+    let now = OffsetDateTime::now_utc();
+    let mut group = c.benchmark_group("per_callback");
+    group.throughput(Throughput::Elements(samples.len() as u64));
+    group.bench_function("verify_parse_item_message_17_samples", |b| {
+        b.iter(|| {
+            for sample in &samples {
+                black_box(process(&tokens, black_box(sample), now));
+            }
+        })
+    });
+    group.finish();
+
+    let mut stages = c.benchmark_group("stages_17_samples");
+    stages.throughput(Throughput::Elements(samples.len() as u64));
+    stages.bench_function("verify_signature", |b| {
+        let parsed: Vec<Params> = samples
+            .iter()
+            .map(|s| Params::from_form(&s.body).unwrap_or_default())
+            .collect();
+        b.iter(|| {
+            for (sample, params) in samples.iter().zip(&parsed) {
+                black_box(signature::is_valid(
+                    &tokens,
+                    &sample.url,
+                    params.pairs(),
+                    &sample.signature,
+                ));
+            }
+        })
+    });
+    stages.bench_function("decode_and_parse", |b| {
+        b.iter(|| {
+            for sample in &samples {
+                black_box(
+                    Callback::parse(Params::from_form(&sample.body).unwrap_or_default()).ok(),
+                );
+            }
+        })
+    });
+    let callbacks: Vec<Callback> = samples
+        .iter()
+        .filter_map(|s| Callback::parse(Params::from_form(&s.body).unwrap_or_default()).ok())
+        .collect();
+    // Includes cloning the parsed callback, which the receiver does not do (it moves it).
+    stages.bench_function("build_item", |b| {
+        b.iter(|| {
+            for callback in &callbacks {
+                black_box(StoredEvent::new(black_box(callback.clone()), now, Some(30)));
+            }
+        })
+    });
+    let items: Vec<StoredEvent> = callbacks
+        .iter()
+        .map(|c| StoredEvent::new(c.clone(), now, Some(30)))
+        .collect();
+    // Includes cloning the item, which the receiver does not do (it moves it).
+    stages.bench_function("item_to_attribute_values", |b| {
+        b.iter(|| {
+            for item in &items {
+                black_box(
+                    black_box(item.clone())
+                        .into_attributes()
+                        .unwrap_or_default(),
+                );
+            }
+        })
+    });
+    stages.bench_function("build_message_json", |b| {
+        b.iter(|| {
+            for item in &items {
+                let message = MediaMessage::for_item(item);
+                black_box(message.map(|m| serde_json::to_string(&m).unwrap_or_default()));
+            }
+        })
+    });
+    stages.finish();
+}
+
+criterion_group!(benches, per_callback);
+criterion_main!(benches);
