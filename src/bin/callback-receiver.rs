@@ -6,6 +6,11 @@ use lambda_http::Error;
 use twilio_video_callbacks::config::{aws_config, build_receiver, Settings};
 use twilio_video_callbacks::lambda;
 
+// Each callback allocates a few hundred small strings (the item's attributes); mimalloc makes that ~20%
+// cheaper than the system allocator (see the README's benchmark).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     lambda_http::tracing::init_default_subscriber();

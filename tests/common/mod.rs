@@ -49,6 +49,23 @@ pub async fn sdk_at(endpoint: &str) -> SdkConfig {
         .await
 }
 
+/// For set-up and verification of large tests: moto, without the receiver's tight timeouts (a scan of
+/// thousands of items takes moto longer than a callback may).
+pub async fn moto_patient() -> SdkConfig {
+    let timeouts = aws_config::timeout::TimeoutConfig::builder()
+        .operation_timeout(std::time::Duration::from_secs(120))
+        .build();
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .endpoint_url(moto_endpoint())
+        .region(aws_config::Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
+            "testing", "testing", None, None, "tests",
+        ))
+        .timeout_config(timeouts)
+        .load()
+        .await
+}
+
 pub async fn moto() -> SdkConfig {
     sdk_at(&moto_endpoint()).await
 }
@@ -326,3 +343,6 @@ pub fn sample_params(json: &str) -> Vec<(String, String)> {
     };
     serde_urlencoded::from_bytes(&bytes).unwrap_or_else(|err| panic!("{err}"))
 }
+
+pub mod fault_proxy;
+pub mod twilio;

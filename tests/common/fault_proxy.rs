@@ -1,0 +1,216 @@
+//! A fault-injecting HTTP proxy between the SDK clients and moto's server.
+//!
+//! Every request the SDK sends (DynamoDB and SQS alike) passes through. A chosen share of them is
+//! failed, with one of: a 500, a throttling error, a reset connection or a stall (longer than the SDK's
+//! attempt timeout), each either before the request reaches moto or after moto has carried it out (the
+//! worst case: the write happened but the caller is told it failed).
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper::{Request, Response, StatusCode};
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+
+/// What the proxy does to one request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Fault {
+    /// Forwarded untouched.
+    Pass,
+    /// Answered 500 without reaching moto.
+    ServerErrorBefore,
+    /// Answered with a throttling error without reaching moto.
+    ThrottleBefore,
+    /// Connection dropped without reaching moto.
+    ResetBefore,
+    /// Held past the SDK's attempt timeout, then dropped.
+    Stall,
+    /// Carried out by moto, then answered 500.
+    ServerErrorAfter,
+    /// Carried out by moto, then the connection dropped.
+    ResetAfter,
+}
+
+const FAULTS: [Fault; 6] = [
+    Fault::ServerErrorBefore,
+    Fault::ThrottleBefore,
+    Fault::ResetBefore,
+    Fault::Stall,
+    Fault::ServerErrorAfter,
+    Fault::ResetAfter,
+];
+
+/// How often to fail, and the tally of what was done.
+pub struct Plan {
+    share: f64,
+    stall: Duration,
+    rng: Mutex<StdRng>,
+    tally: Mutex<BTreeMap<Fault, usize>>,
+}
+
+impl Plan {
+    fn choose(&self) -> Fault {
+        let mut rng = self
+            .rng
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let fault = if rng.gen_bool(self.share) {
+            // Stalls cost the test seconds each: make them the rarest.
+            let pick = rng.gen_range(0..FAULTS.len() * 3 + 1);
+            if pick == 0 {
+                Fault::Stall
+            } else {
+                FAULTS[(pick - 1) % FAULTS.len()]
+            }
+        } else {
+            Fault::Pass
+        };
+        drop(rng);
+        *self
+            .tally
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .entry(fault)
+            .or_default() += 1;
+        fault
+    }
+
+    /// How many requests got each treatment.
+    pub fn tally(&self) -> BTreeMap<Fault, usize> {
+        self.tally
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+}
+
+/// A running proxy.
+pub struct FaultProxy {
+    /// `http://127.0.0.1:PORT`, for the SDK's endpoint.
+    pub url: String,
+    /// Its plan and tally.
+    pub plan: Arc<Plan>,
+}
+
+/// Starts a proxy to `upstream` (moto's URL) failing `share` of the requests, with a fixed `seed` so a
+/// failure can be replayed.
+pub async fn start(upstream: &str, share: f64, stall: Duration, seed: u64) -> FaultProxy {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .unwrap_or_else(|err| panic!("bind: {err}"));
+    let addr: SocketAddr = listener.local_addr().unwrap_or_else(|err| panic!("{err}"));
+    let plan = Arc::new(Plan {
+        share,
+        stall,
+        rng: Mutex::new(StdRng::seed_from_u64(seed)),
+        tally: Mutex::new(BTreeMap::new()),
+    });
+    let client: Client<HttpConnector, Full<Bytes>> =
+        Client::builder(TokioExecutor::new()).build_http();
+    let upstream: Arc<str> = Arc::from(upstream.trim_end_matches('/'));
+    let served = plan.clone();
+    tokio::spawn(async move {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else {
+                continue;
+            };
+            let (plan, client, upstream) = (served.clone(), client.clone(), upstream.clone());
+            tokio::spawn(async move {
+                let service = hyper::service::service_fn(move |request| {
+                    handle(request, plan.clone(), client.clone(), upstream.clone())
+                });
+                // A dropped connection ends here with an error: that is the point of a reset.
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), service)
+                    .await;
+            });
+        }
+    });
+    FaultProxy {
+        url: format!("http://{addr}"),
+        plan,
+    }
+}
+
+#[derive(Debug)]
+struct Dropped;
+
+impl std::fmt::Display for Dropped {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("connection dropped by the fault proxy")
+    }
+}
+
+impl std::error::Error for Dropped {}
+
+fn error_response(status: StatusCode, kind: &str) -> Response<Full<Bytes>> {
+    let body = format!("{{\"__type\":\"{kind}\",\"message\":\"injected by the fault proxy\"}}");
+    Response::builder()
+        .status(status)
+        .header("content-type", "application/x-amz-json-1.0")
+        .header("x-amzn-errortype", kind)
+        .body(Full::new(Bytes::from(body)))
+        .unwrap_or_else(|err| panic!("{err}"))
+}
+
+async fn handle(
+    request: Request<Incoming>,
+    plan: Arc<Plan>,
+    client: Client<HttpConnector, Full<Bytes>>,
+    upstream: Arc<str>,
+) -> Result<Response<Full<Bytes>>, Dropped> {
+    let fault = plan.choose();
+    match fault {
+        Fault::ServerErrorBefore => {
+            return Ok(error_response(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "InternalServerError",
+            ))
+        }
+        Fault::ThrottleBefore => {
+            return Ok(error_response(
+                StatusCode::BAD_REQUEST,
+                "ThrottlingException",
+            ))
+        }
+        Fault::ResetBefore => return Err(Dropped),
+        Fault::Stall => {
+            tokio::time::sleep(plan.stall).await;
+            return Err(Dropped);
+        }
+        Fault::Pass | Fault::ServerErrorAfter | Fault::ResetAfter => {}
+    }
+    let (parts, body) = request.into_parts();
+    let body = body.collect().await.map_err(|_| Dropped)?.to_bytes();
+    let path = parts
+        .uri
+        .path_and_query()
+        .map(|pq| pq.as_str())
+        .unwrap_or("/");
+    let mut forward = Request::builder()
+        .method(parts.method)
+        .uri(format!("{upstream}{path}"));
+    for (name, value) in &parts.headers {
+        forward = forward.header(name, value);
+    }
+    let forward = forward.body(Full::new(body)).map_err(|_| Dropped)?;
+    let response = client.request(forward).await.map_err(|_| Dropped)?;
+    let (parts, body) = response.into_parts();
+    let body = body.collect().await.map_err(|_| Dropped)?.to_bytes();
+    match fault {
+        Fault::ServerErrorAfter => Ok(error_response(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "InternalServerError",
+        )),
+        Fault::ResetAfter => Err(Dropped),
+        _ => Ok(Response::from_parts(parts, Full::new(body))),
+    }
+}
