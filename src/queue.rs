@@ -31,6 +31,19 @@ impl SqsMediaQueue {
         }
     }
 
+    /// Opens the client's connection during init, so the first media callback does not pay for it: one
+    /// GetQueueAttributes of the queue's ARN (also proves the queue exists).
+    pub async fn warm_up(&self) -> Result<(), BackendError> {
+        self.client
+            .get_queue_attributes()
+            .queue_url(&self.url)
+            .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|err| BackendError::from_sdk(Service::Sqs, err))
+    }
+
     /// Whether the queue is FIFO (its URL ends in `.fifo`).
     pub fn is_fifo(&self) -> bool {
         self.url.ends_with(".fifo")

@@ -121,7 +121,7 @@ class LeastPrivilege(unittest.TestCase):
         by_sid = {s["Sid"]: s for s in policy_statements(self.role)}
         self.assertEqual(refs(by_sid["StoreCallbacks"]["Resource"]), {"EventsTable"})
         self.assertNotIn("dynamodb:DeleteItem", by_sid["StoreCallbacks"]["Action"])
-        self.assertEqual(by_sid["EnqueueMediaEvents"]["Action"], "sqs:SendMessage")
+        self.assertEqual(by_sid["EnqueueMediaEvents"]["Action"], ["sqs:SendMessage", "sqs:GetQueueAttributes"])
         self.assertEqual(refs(by_sid["EnqueueMediaEvents"]["Resource"]), {"MediaQueue"})
         self.assertEqual(by_sid["ReadAuthToken"]["Action"], "ssm:GetParameter")
         self.assertIn("AuthTokenParameterName", refs(by_sid["ReadAuthToken"]["Resource"]))

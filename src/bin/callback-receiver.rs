@@ -20,6 +20,19 @@ async fn main() -> Result<(), Error> {
     let receiver = build_receiver(&settings, &sdk)
         .await
         .inspect_err(|err| tracing::error!(error = %err, "cannot start"))?;
+    // Open both connections now (TLS included, on AWS), concurrently, rather than on the first callback.
+    let started = std::time::Instant::now();
+    let (table, queue) = tokio::join!(receiver.store().warm_up(), receiver.queue().warm_up());
+    let warm_up_ms = started.elapsed().as_secs_f64() * 1000.0;
+    match (table, queue) {
+        (Ok(()), Ok(())) => tracing::info!(warm_up_ms, "connections to DynamoDB and SQS opened"),
+        (table, queue) => tracing::warn!(
+            warm_up_ms,
+            table = ?table.err(),
+            queue = ?queue.err(),
+            "could not open every connection at init; callbacks will try again"
+        ),
+    }
     let receiver = &receiver;
     lambda_runtime::run(service_fn(
         move |event: LambdaEvent<LambdaRequest>| async move {

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Every performance figure in the README, measured here: the per-callback work (criterion), the release
+# binary's cold start and peak memory under a local Lambda Runtime API against moto, and the warm-up's
+# cost at init. Installs what it needs into .venv; stops what it starts.
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+cd "$ROOT"
+ensure_venv scripts/requirements.txt
+
+say "cargo bench: per-callback work without I/O (17 samples)"
+cargo bench --locked --bench per_callback -- --warm-up-time 2 --measurement-time 5 2>&1 \
+  | grep -E "^(per_callback|stages)|time:" | grep -v '%\]'
+
+say "release build of callback-receiver (host architecture)"
+cargo build --locked --release --bin callback-receiver
+start_moto
+TABLE=bench-events; QUEUE=bench-media
+QUEUE_URL="$(python3 scripts/local_aws.py create "$TABLE" "$QUEUE")"
+say "cold start"
+python3 scripts/cold_start.py target/release/callback-receiver "$TABLE" "$QUEUE_URL" "${RUNS:-20}"
