@@ -5,6 +5,7 @@ use std::time::Duration;
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, ConfigLoader, SdkConfig};
+use aws_smithy_http_client::tls;
 
 use crate::handler::Receiver;
 use crate::queue::SqsMediaQueue;
@@ -145,7 +146,11 @@ pub async fn aws_config() -> SdkConfig {
 
 /// The loader behind [`aws_config`], for callers that override something (tests point it elsewhere).
 pub fn sdk_loader() -> ConfigLoader {
+    let https = aws_smithy_http_client::Builder::new()
+        .tls_provider(tls::Provider::Rustls(tls::rustls_provider::CryptoMode::Ring))
+        .build_https();
     aws_config::defaults(BehaviorVersion::latest())
+        .http_client(https)
         .timeout_config(
             TimeoutConfig::builder()
                 .connect_timeout(Duration::from_millis(1_000))

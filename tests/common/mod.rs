@@ -55,7 +55,7 @@ pub async fn moto_patient() -> SdkConfig {
     let timeouts = aws_config::timeout::TimeoutConfig::builder()
         .operation_timeout(std::time::Duration::from_secs(120))
         .build();
-    aws_config::defaults(aws_config::BehaviorVersion::latest())
+    sdk_loader()
         .endpoint_url(moto_endpoint())
         .region(aws_config::Region::new("us-east-1"))
         .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
