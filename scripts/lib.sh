@@ -25,6 +25,19 @@ ensure_venv() {
   export PATH="$VENV/bin:$PATH"
 }
 
+# ensure_checkov: checkov in .venv-checkov (its dependencies conflict with aws-sam-cli's).
+ensure_checkov() {
+  local venv="$ROOT/.venv-checkov"
+  local stamp="$venv/.installed-$(sha256sum < "$ROOT/scripts/requirements-checkov.txt" | cut -c1-16)"
+  if [ ! -f "$stamp" ]; then
+    say "installing checkov into $venv"
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install --quiet -r "$ROOT/scripts/requirements-checkov.txt"
+    touch "$stamp"
+  fi
+  CHECKOV="$venv/bin/checkov"
+}
+
 free_port() {
   "$VENV/bin/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }

@@ -17,6 +17,9 @@ say "template.yaml: cfn-lint (with the serverless rules), sam validate --lint, t
 cfn-lint template.yaml -a cfn_lint_serverless.rules
 SAM_CLI_TELEMETRY=0 sam validate --lint
 python -m unittest tests/template_test.py
+ensure_checkov
+say "checkov on template.yaml (every skipped check is justified in the template)"
+"$CHECKOV" -f template.yaml --framework cloudformation --compact --quiet --skip-download
 
 start_moto
 say "cargo test (unit and integration, against moto at $AWS_ENDPOINT_URL)"
