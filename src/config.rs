@@ -147,7 +147,9 @@ pub async fn aws_config() -> SdkConfig {
 /// The loader behind [`aws_config`], for callers that override something (tests point it elsewhere).
 pub fn sdk_loader() -> ConfigLoader {
     let https = aws_smithy_http_client::Builder::new()
-        .tls_provider(tls::Provider::Rustls(tls::rustls_provider::CryptoMode::Ring))
+        .tls_provider(tls::Provider::Rustls(
+            tls::rustls_provider::CryptoMode::Ring,
+        ))
         .build_https();
     aws_config::defaults(BehaviorVersion::latest())
         .http_client(https)

@@ -43,10 +43,12 @@ async fn every_acknowledged_callback_is_stored_once_and_every_acknowledged_media
     let mut acknowledged: HashSet<usize> = HashSet::new();
     let mut statuses: HashMap<u16, usize> = HashMap::new();
     let mut pending: Vec<usize> = (0..callbacks.len()).collect();
+    let mut rounds = 0;
     for _ in 0..DELIVERIES {
         if pending.is_empty() {
             break;
         }
+        rounds += 1;
         for (index, status) in deliver(&receiver, &callbacks, &pending, 32).await {
             *statuses.entry(status).or_default() += 1;
             assert!(
@@ -61,7 +63,7 @@ async fn every_acknowledged_callback_is_stored_once_and_every_acknowledged_media
     }
     let tally = proxy.plan.tally();
     eprintln!(
-        "faults: {tally:?}; answers: {statuses:?}; acknowledged {} of {}",
+        "faults: {tally:?}; answers: {statuses:?}; acknowledged {} of {} in {rounds} deliveries",
         acknowledged.len(),
         callbacks.len()
     );
