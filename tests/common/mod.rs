@@ -344,5 +344,6 @@ pub fn sample_params(json: &str) -> Vec<(String, String)> {
     serde_urlencoded::from_bytes(&bytes).unwrap_or_else(|err| panic!("{err}"))
 }
 
+pub mod fake_twilio;
 pub mod fault_proxy;
 pub mod twilio;
