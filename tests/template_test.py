@@ -39,6 +39,12 @@ def receiver_env_vars():
     return set(re.findall(r'get\("([A-Z][A-Z0-9_]+)"\)', source))
 
 
+def archiver_env_vars():
+    """Every variable src/bin/media-archiver.rs reads (var("NAME") / required("NAME", ...))."""
+    source = (ROOT / "src" / "bin" / "media-archiver.rs").read_text()
+    return set(re.findall(r'(?:var|required)\(\s*"([A-Z][A-Z0-9_]+)"', source))
+
+
 def policy_statements(role):
     statements = []
     for policy in role["Properties"]["Policies"]:
@@ -128,6 +134,64 @@ class LeastPrivilege(unittest.TestCase):
         self.assertEqual(by_sid["DecryptAuthToken"]["Action"], "kms:Decrypt")
 
 
+class MediaArchiver(unittest.TestCase):
+    function = RESOURCES["MediaArchiver"]
+    props = function["Properties"]
+
+    def test_is_an_arm64_rust_function_of_this_crate_that_can_be_left_out(self):
+        self.assertEqual(self.function["Condition"], "WithArchiver")
+        self.assertEqual(self.props["Runtime"], "provided.al2023")
+        self.assertEqual(self.props["Architectures"], ["arm64"])
+        self.assertEqual(self.function["Metadata"]["BuildMethod"], "rust-cargolambda")
+        self.assertEqual(self.function["Metadata"]["BuildProperties"]["Binary"], "media-archiver")
+        self.assertIn('name = "media-archiver"', (ROOT / "Cargo.toml").read_text())
+        for name in ["ArchiveBucket", "ArchiveBucketPolicy", "ArchiverLogGroup", "MediaArchiverRole", "ArchiverErrorsAlarm"]:
+            self.assertEqual(RESOURCES[name].get("Condition"), "WithArchiver", name)
+
+    def test_consumes_the_queue_with_partial_batch_responses_and_a_small_batch(self):
+        (event,) = self.props["Events"].values()
+        self.assertEqual(event["Type"], "SQS")
+        self.assertEqual(event["Properties"]["Queue"], {"Fn::GetAtt": ["MediaQueue", "Arn"]})
+        self.assertEqual(event["Properties"]["FunctionResponseTypes"], ["ReportBatchItemFailures"])
+        self.assertLessEqual(event["Properties"]["BatchSize"], 5)
+
+    def test_queue_visibility_is_at_least_six_times_the_timeout(self):
+        visibility = RESOURCES["MediaQueue"]["Properties"]["VisibilityTimeout"]
+        self.assertGreaterEqual(visibility, 6 * self.props["Timeout"])
+
+    def test_every_variable_the_archiver_reads_is_set_except_the_inline_key_and_local_base_url(self):
+        read = archiver_env_vars()
+        variables = self.props["Environment"]["Variables"]
+        local_only = {"TWILIO_API_KEY_SID", "TWILIO_API_KEY_SECRET", "TWILIO_MEDIA_BASE_URL"}
+        self.assertEqual(read - local_only, set(variables))
+        self.assertFalse(local_only & set(variables), "no API key secret in the template")
+
+    def test_bucket_is_private_encrypted_versioned_and_kept(self):
+        bucket = RESOURCES["ArchiveBucket"]
+        props = bucket["Properties"]
+        self.assertEqual(bucket["DeletionPolicy"], "Retain")
+        self.assertTrue(all(props["PublicAccessBlockConfiguration"].values()))
+        self.assertEqual(props["VersioningConfiguration"]["Status"], "Enabled")
+        rule = props["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]
+        self.assertEqual(rule["ServerSideEncryptionByDefault"]["SSEAlgorithm"], "AES256")
+        self.assertIn("ArchiveTransitionDays", TEMPLATE["Parameters"])
+
+    def test_least_privilege(self):
+        statements = {s["Sid"]: s for s in policy_statements(RESOURCES["MediaArchiverRole"])}
+        allowed = {"ArchiveBucket", "ArchivePrefix", "EventsTable", "MediaQueue", "TwilioApiKeyParameterName",
+                   "ArchiverLogGroup", "AWS::Partition", "AWS::Region", "AWS::AccountId"}
+        for statement in statements.values():
+            actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+            self.assertTrue(all("*" not in a for a in actions), statement)
+            if statement["Resource"] == "*":
+                self.assertTrue(all(a.startswith("xray:") for a in actions), statement)
+                continue
+            self.assertLessEqual(refs(statement["Resource"]), allowed, statement)
+        self.assertEqual(refs(statements["WriteArchivedMedia"]["Resource"]), {"ArchiveBucket", "ArchivePrefix"})
+        self.assertEqual(statements["RecordOutcomes"]["Action"], "dynamodb:PutItem")
+        self.assertIn("s3:AbortMultipartUpload", statements["WriteArchivedMedia"]["Action"])
+
+
 class Storage(unittest.TestCase):
     def test_table_keeps_the_record(self):
         table = RESOURCES["EventsTable"]
@@ -151,9 +215,16 @@ class Storage(unittest.TestCase):
 
 class Operations(unittest.TestCase):
     def test_alarms_cover_dead_letters_errors_throttles_and_5xx(self):
-        alarms = {r["Properties"]["MetricName"]: r for r in RESOURCES.values() if r["Type"] == "AWS::CloudWatch::Alarm"}
-        self.assertEqual(set(alarms), {"ApproximateNumberOfMessagesVisible", "Errors", "Throttles", "5xx"})
-        for alarm in alarms.values():
+        alarms = [r for r in RESOURCES.values() if r["Type"] == "AWS::CloudWatch::Alarm"]
+        watched = {(r["Properties"]["MetricName"], next(iter(refs(r["Properties"]["Dimensions"])), "")) for r in alarms}
+        self.assertEqual(watched, {
+            ("ApproximateNumberOfMessagesVisible", "MediaDeadLetterQueue"),
+            ("Errors", "CallbackReceiver"),
+            ("Throttles", "CallbackReceiver"),
+            ("5xx", "CallbackApi"),
+            ("Errors", "MediaArchiver"),
+        })
+        for alarm in alarms:
             self.assertEqual(alarm["Properties"]["AlarmActions"], [{"Ref": "AlarmTopic"}])
 
     def test_outputs_give_what_twilio_and_workers_need(self):
