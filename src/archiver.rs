@@ -530,3 +530,56 @@ pub fn s3_client(sdk: &aws_config::SdkConfig) -> aws_sdk_s3::Client {
         .build();
     aws_sdk_s3::Client::from_conf(config)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn api_keys_parse_from_sid_colon_secret_and_never_print_the_secret() {
+        let key = ApiKey::parse(" SK123:s3cr3t:with-colon ").unwrap_or_else(|| panic!("parses"));
+        assert_eq!(key.sid, "SK123");
+        assert_eq!(key.secret, "s3cr3t:with-colon");
+        assert!(!format!("{key:?}").contains("s3cr3t"));
+        assert_eq!(
+            key.basic_auth(),
+            format!("Basic {}", BASE64.encode("SK123:s3cr3t:with-colon"))
+        );
+        assert!(ApiKey::parse("no-colon").is_none());
+        assert!(ApiKey::parse(":secret").is_none());
+        assert!(ApiKey::parse("SK1:").is_none());
+    }
+
+    #[test]
+    fn metadata_names_the_media() {
+        let message = MediaMessage {
+            schema_version: 1,
+            event: "composition-available".into(),
+            idempotency_key: "k".into(),
+            account_sid: "AC1".into(),
+            room_sid: "RM1".into(),
+            room_name: None,
+            recording_sid: None,
+            composition_sid: Some("CJ1".into()),
+            participant_sid: None,
+            source_sid: None,
+            track_name: None,
+            media_type: None,
+            container: None,
+            codec: None,
+            media_uri: None,
+            media_url: None,
+            media_external_location: None,
+            duration: Some(30),
+            size: None,
+            timestamp: "t".into(),
+        };
+        let metadata = metadata(&message);
+        assert_eq!(
+            metadata.get("composition-sid").map(String::as_str),
+            Some("CJ1")
+        );
+        assert_eq!(metadata.get("duration").map(String::as_str), Some("30"));
+        assert!(!metadata.contains_key("recording-sid"));
+    }
+}
