@@ -94,13 +94,7 @@ async fn every_acknowledged_callback_is_stored_once_and_every_acknowledged_media
             .or_default()
             .push(item);
     }
-    let messages: Vec<MediaMessage> = drain(&direct, &queue_url)
-        .await
-        .iter()
-        .map(|m| {
-            serde_json::from_str(m.body().unwrap_or_default()).unwrap_or_else(|err| panic!("{err}"))
-        })
-        .collect();
+    let messages: Vec<MediaMessage> = drain_media_messages(&direct, &queue_url).await;
     let enqueued: HashSet<&str> = messages
         .iter()
         .map(|m| m.idempotency_key.as_str())

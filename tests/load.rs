@@ -69,13 +69,7 @@ async fn ten_thousand_callbacks_and_as_many_redeliveries() {
         .map(|c| c.idempotency_key())
         .collect();
     assert_eq!(media.len(), 2 * ROOMS);
-    let messages: Vec<MediaMessage> = drain(&direct, &queue_url)
-        .await
-        .iter()
-        .map(|m| {
-            serde_json::from_str(m.body().unwrap_or_default()).unwrap_or_else(|err| panic!("{err}"))
-        })
-        .collect();
+    let messages: Vec<MediaMessage> = drain_media_messages(&direct, &queue_url).await;
     let sent: HashSet<String> = messages.iter().map(|m| m.idempotency_key.clone()).collect();
     assert_eq!(
         sent, media,

@@ -289,6 +289,21 @@ pub async fn drain(sdk: &SdkConfig, queue_url: &str) -> Vec<aws_sdk_sqs::types::
     messages
 }
 
+/// Receives and deletes every message on the queue, read as the library's media message.
+pub async fn drain_media_messages(
+    sdk: &SdkConfig,
+    queue_url: &str,
+) -> Vec<twilio_video_callbacks::message::MediaMessage> {
+    drain(sdk, queue_url)
+        .await
+        .iter()
+        .map(|m| {
+            serde_json::from_str(m.body().unwrap_or_default())
+                .unwrap_or_else(|err| panic!("not a media message: {err}"))
+        })
+        .collect()
+}
+
 pub fn events_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("events")
 }
