@@ -76,9 +76,12 @@ impl BackendError {
                 service,
                 detail: "request timed out".to_owned(),
             },
-            SdkError::DispatchFailure(failure) => BackendError::Unavailable {
+            SdkError::DispatchFailure(_) => BackendError::Unavailable {
                 service,
-                detail: format!("could not send the request: {failure:?}"),
+                detail: format!(
+                    "could not send the request: {}",
+                    DisplayErrorContext(&error)
+                ),
             },
             SdkError::ResponseError(_) => BackendError::Unavailable {
                 service,

@@ -8,7 +8,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::fault_proxy::{self, Fault};
+use common::fault_proxy;
 use common::twilio::{callbacks, deliver};
 use common::*;
 use twilio_video_callbacks::message::MediaMessage;
@@ -67,14 +67,7 @@ async fn every_acknowledged_callback_is_stored_once_and_every_acknowledged_media
         acknowledged.len(),
         callbacks.len()
     );
-    for fault in [
-        Fault::ServerErrorBefore,
-        Fault::ThrottleBefore,
-        Fault::ResetBefore,
-        Fault::Stall,
-        Fault::ServerErrorAfter,
-        Fault::ResetAfter,
-    ] {
+    for fault in fault_proxy::FAULTS {
         assert!(
             tally.get(&fault).copied().unwrap_or(0) > 0,
             "{fault:?} was never injected"

@@ -39,7 +39,8 @@ pub enum Fault {
     ResetAfter,
 }
 
-const FAULTS: [Fault; 6] = [
+/// Every fault the proxy injects.
+pub const FAULTS: [Fault; 6] = [
     Fault::ServerErrorBefore,
     Fault::ThrottleBefore,
     Fault::ResetBefore,
