@@ -376,7 +376,9 @@ pub enum ParseError {
     NoTimeline,
 }
 
-/// The form parameters exactly as received: every name and value, in order, repeats included.
+/// The form parameters exactly as received: every name and value, repeats included, ordered by name
+/// (a stable sort, so a repeated name keeps its values in the order received). Sorting once here serves
+/// the signature, the idempotency key and the repeat check, which all need name order.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Params(Vec<(String, String)>);
 
@@ -391,17 +393,18 @@ pub enum ParamValue {
 }
 
 impl Params {
-    /// Wraps pairs in the order received.
-    pub fn new(pairs: Vec<(String, String)>) -> Self {
+    /// Wraps pairs given in the order received.
+    pub fn new(mut pairs: Vec<(String, String)>) -> Self {
+        pairs.sort_by(|a, b| a.0.cmp(&b.0));
         Params(pairs)
     }
 
     /// Decodes an `application/x-www-form-urlencoded` body.
     pub fn from_form(body: &[u8]) -> Result<Self, serde_urlencoded::de::Error> {
-        serde_urlencoded::from_bytes(body).map(Params)
+        serde_urlencoded::from_bytes(body).map(Params::new)
     }
 
-    /// The pairs in the order received.
+    /// The pairs, by name.
     pub fn pairs(&self) -> &[(String, String)] {
         &self.0
     }
@@ -564,18 +567,13 @@ pub struct Callback {
 impl Callback {
     /// Reads a callback from its form parameters, enforcing the specification's "All" rows for its event.
     pub fn parse(params: Params) -> Result<Self, ParseError> {
-        let mut names: Vec<&str> = params
+        if let Some(pair) = params
             .pairs()
-            .iter()
-            .map(|(name, _)| name.as_str())
-            .collect();
-        names.sort_unstable();
-        if let Some(pair) = names
             .windows(2)
-            .find(|pair| pair[0] == pair[1] && is_documented_parameter(pair[0]))
+            .find(|pair| pair[0].0 == pair[1].0 && is_documented_parameter(&pair[0].0))
         {
             return Err(ParseError::Repeated {
-                name: pair[0].to_owned(),
+                name: pair[0].0.clone(),
             });
         }
         // A linear scan: with ~20 parameters, comparing lengths first beats any index.
@@ -584,7 +582,11 @@ impl Callback {
             name: "StatusCallbackEvent",
             event: "callback".to_owned(),
         })?);
-        for name in required_parameters(&event) {
+        let promised = PARAMETER_RULES
+            .iter()
+            .filter(|rule| rule.scope.is_required() && rule.scope.covers(&event))
+            .map(|rule| rule.name);
+        for name in promised {
             if get(name).is_none() {
                 return Err(ParseError::Missing {
                     name,

@@ -65,13 +65,23 @@ fn mac(token: &str, url: &str, params: &[(String, String)]) -> HmacSha1 {
         "HMAC accepts keys of any length; the token comes from configuration, not the request",
     );
     mac.update(url.as_bytes());
-    let mut sorted: Vec<&(String, String)> = params.iter().collect();
-    sorted.sort();
-    for (name, value) in sorted {
+    for (name, value) in in_order(params).iter() {
         mac.update(name.as_bytes());
         mac.update(value.as_bytes());
     }
     mac
+}
+
+/// The pairs sorted by name, then value: borrowed as they are when already so (the usual case, as
+/// [`crate::callback::Params`] keeps them by name), sorted into a new list otherwise.
+pub(crate) fn in_order(params: &[(String, String)]) -> std::borrow::Cow<'_, [(String, String)]> {
+    if params.is_sorted() {
+        std::borrow::Cow::Borrowed(params)
+    } else {
+        let mut sorted = params.to_vec();
+        sorted.sort();
+        std::borrow::Cow::Owned(sorted)
+    }
 }
 
 /// Whether `signature` (the header's value) is Twilio's signature of `url` and `params` under any of

@@ -86,9 +86,7 @@ fn rejected(detail: String) -> BackendError {
 
 impl EventStore for DynamoEventStore {
     async fn insert(&self, event: StoredEvent) -> Result<Insert, BackendError> {
-        let item: HashMap<String, AttributeValue> = event
-            .into_attributes()
-            .map_err(|err| rejected(format!("item does not serialize: {err}")))?;
+        let item: HashMap<String, AttributeValue> = event.into_attributes();
         let result = self
             .client
             .put_item()
