@@ -100,7 +100,7 @@ fn decode_body(body: Option<String>, is_base64_encoded: bool) -> Result<Vec<u8>,
     let body = body.unwrap_or_default();
     if is_base64_encoded {
         BASE64
-            .decode(body.trim())
+            .decode(body.as_bytes())
             .map_err(|err| format!("isBase64Encoded is set but the body is not base64 ({err})"))
     } else {
         Ok(body.into_bytes())
