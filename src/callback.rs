@@ -399,9 +399,11 @@ impl Params {
         Params(pairs)
     }
 
-    /// Decodes an `application/x-www-form-urlencoded` body.
-    pub fn from_form(body: &[u8]) -> Result<Self, serde_urlencoded::de::Error> {
-        serde_urlencoded::from_bytes(body).map(Params::new)
+    /// Decodes an `application/x-www-form-urlencoded` body (`+` and percent-encoding; bytes that do not
+    /// decode to UTF-8 become U+FFFD, so such a value never matches what Twilio signed). This is what
+    /// `serde_urlencoded` reads for a list of pairs, without its serde layer: it never fails.
+    pub fn from_form(body: &[u8]) -> Self {
+        Params::new(form_urlencoded::parse(body).into_owned().collect())
     }
 
     /// The pairs, by name.
@@ -576,7 +578,6 @@ impl Callback {
                 name: pair[0].0.clone(),
             });
         }
-        // A linear scan: with ~20 parameters, comparing lengths first beats any index.
         let get = |name: &str| params.get(name);
         let event = EventKind::from(get("StatusCallbackEvent").ok_or(ParseError::Missing {
             name: "StatusCallbackEvent",

@@ -294,7 +294,7 @@ fn read_form(request: &Request) -> Result<Params, CallbackError> {
             "the form is not valid UTF-8".to_owned(),
         ));
     }
-    Params::from_form(body).map_err(|err| CallbackError::UndecodableBody(err.to_string()))
+    Ok(Params::from_form(body))
 }
 
 fn respond(result: Result<Accepted, CallbackError>) -> Response<Body> {

@@ -149,8 +149,8 @@ fn the_messages_sent_for_the_samples_satisfy_the_schema() {
         let body = base64::engine::general_purpose::STANDARD
             .decode(event["body"].as_str().unwrap_or_default())
             .unwrap_or_default();
-        let callback = Callback::parse(Params::from_form(&body).unwrap_or_default())
-            .unwrap_or_else(|err| panic!("{err}"));
+        let callback =
+            Callback::parse(Params::from_form(&body)).unwrap_or_else(|err| panic!("{err}"));
         let item = StoredEvent::new(callback, time::OffsetDateTime::now_utc(), None);
         let message =
             MediaMessage::for_item(&item).unwrap_or_else(|| panic!("{name} makes a message"));

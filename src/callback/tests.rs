@@ -432,9 +432,50 @@ fn a_repeated_documented_parameter_is_ambiguous_and_refused() {
 
 #[test]
 fn form_bodies_decode_percent_and_plus_encoding() {
-    let params = Params::from_form(b"RoomName=daily+standup&Identity=al%C3%AFce&Empty=")
-        .unwrap_or_else(|err| panic!("{err}"));
+    let params = Params::from_form(b"RoomName=daily+standup&Identity=al%C3%AFce&Empty=");
     assert_eq!(params.get("RoomName"), Some("daily standup"));
     assert_eq!(params.get("Identity"), Some("alïce"));
     assert_eq!(params.get("Empty"), Some(""));
+}
+
+#[test]
+fn get_finds_the_first_value_of_a_name_wherever_it_sorts() {
+    let params = Params::from_form(b"Zed=last&Tag=b&Alpha=first&Tag=a&Mid=m");
+    assert_eq!(params.get("Alpha"), Some("first"));
+    assert_eq!(params.get("Mid"), Some("m"));
+    assert_eq!(params.get("Zed"), Some("last"));
+    // Repeats keep the order received; `get` answers the first.
+    assert_eq!(params.get("Tag"), Some("b"));
+    assert_eq!(params.get("Ta"), None);
+    assert_eq!(params.get("Tags"), None);
+    assert_eq!(params.get(""), None);
+    assert_eq!(Params::default().get("Alpha"), None);
+}
+
+#[test]
+fn form_decoding_reads_what_serde_urlencoded_reads() {
+    let bodies: [&[u8]; 12] = [
+        b"",
+        b"&&",
+        b"a&&b=",
+        b"=x&k",
+        b"a=1=2",
+        b"%zz=%4&x=%",
+        b"+%2B+=%20+",
+        b"Name=%C3%A9t%C3%A9&Name=again",
+        b"bad=%FF%FE&half=%C3",
+        b"AccountSid=AC1&Timestamp=2026-11-27T09%3A00%3A00Z",
+        "unicode=ü€😀".as_bytes(),
+        b"k=v\x00\x01\n",
+    ];
+    for body in bodies {
+        let expected: Vec<(String, String)> =
+            serde_urlencoded::from_bytes(body).unwrap_or_else(|err| panic!("{body:?}: {err}"));
+        assert_eq!(
+            Params::from_form(body),
+            Params::new(expected),
+            "{:?}",
+            String::from_utf8_lossy(body)
+        );
+    }
 }
