@@ -118,8 +118,9 @@ impl Archiver {
         key: ApiKey,
         settings: ArchiverSettings,
     ) -> Result<Self, std::io::Error> {
+        let tls = crate::tls::client_config().map_err(std::io::Error::other)?;
         let https = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_native_roots()?
+            .with_tls_config(tls)
             .https_or_http()
             .enable_http1()
             .build();

@@ -150,6 +150,7 @@ pub fn sdk_loader() -> ConfigLoader {
         .tls_provider(tls::Provider::Rustls(
             tls::rustls_provider::CryptoMode::Ring,
         ))
+        .tls_context(sdk_tls_context())
         .build_https();
     aws_config::defaults(BehaviorVersion::latest())
         .http_client(https)
@@ -161,6 +162,15 @@ pub fn sdk_loader() -> ConfigLoader {
                 .build(),
         )
         .retry_config(RetryConfig::standard().with_max_attempts(3))
+}
+
+/// The SDK's TLS settings: the compiled-in roots of [`crate::tls`], not the operating system's.
+fn sdk_tls_context() -> tls::TlsContext {
+    #[allow(clippy::expect_used)]
+    tls::TlsContext::builder()
+        .with_trust_store(crate::tls::sdk_trust_store())
+        .build()
+        .expect("building a TLS context from a trust store cannot fail; the roots are compiled in")
 }
 
 /// Resolves the auth tokens, reading SSM (with decryption) when the settings name a parameter.

@@ -24,3 +24,4 @@ pub mod queue;
 pub mod signature;
 pub mod store;
 pub mod timestamp;
+pub mod tls;
