@@ -14,7 +14,5 @@ cargo bench --locked --bench per_callback -- --warm-up-time 2 --measurement-time
 say "release build of callback-receiver (host architecture)"
 cargo build --locked --release --bin callback-receiver
 start_moto
-TABLE=bench-events; QUEUE=bench-media
-QUEUE_URL="$(python3 scripts/local_aws.py create "$TABLE" "$QUEUE")"
 say "cold start"
-python3 scripts/cold_start.py target/release/callback-receiver "$TABLE" "$QUEUE_URL" "${RUNS:-20}"
+python3 scripts/cold_start.py target/release/callback-receiver "${RUNS:-20}"

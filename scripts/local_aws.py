@@ -25,7 +25,7 @@ def create(table, queue):
         AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"},
                               {"AttributeName": "sk", "AttributeType": "S"}],
     )
-    print(sqs.create_queue(QueueName=queue)["QueueUrl"])
+    return sqs.create_queue(QueueName=queue)["QueueUrl"]
 
 
 def plain(value):
@@ -75,4 +75,7 @@ def show(table, queue):
 
 if __name__ == "__main__":
     command, table, queue = sys.argv[1:4]
-    {"create": create, "show": show}[command](table, queue)
+    if command == "create":
+        print(create(table, queue))
+    else:
+        show(table, queue)

@@ -32,12 +32,12 @@ impl SqsMediaQueue {
     }
 
     /// Opens the client's connection during init, so the first media callback does not pay for it: one
-    /// GetQueueAttributes of the queue's ARN (also proves the queue exists).
+    /// GetQueueAttributes asking for no attribute (the cheapest call the receiver's role allows; it
+    /// still proves the queue exists and the role may use it).
     pub async fn warm_up(&self) -> Result<(), BackendError> {
         self.client
             .get_queue_attributes()
             .queue_url(&self.url)
-            .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
             .send()
             .await
             .map(|_| ())

@@ -373,3 +373,37 @@ async fn retention_days_set_a_ttl_on_stored_items() {
         Some(received.unix_timestamp() + 30 * 86_400)
     );
 }
+
+#[tokio::test]
+async fn warm_up_reaches_both_backends_and_names_a_missing_one_without_writing_anything() {
+    let world = World::new().await;
+    let store = world.receiver.store();
+    let queue = world.receiver.queue();
+    store
+        .warm_up()
+        .await
+        .unwrap_or_else(|err| panic!("table: {err}"));
+    queue
+        .warm_up()
+        .await
+        .unwrap_or_else(|err| panic!("queue: {err}"));
+    assert!(world.items().await.is_empty(), "the warm-up reads only");
+    assert!(
+        world.messages().await.is_empty(),
+        "the warm-up sends nothing"
+    );
+
+    // A table or queue that does not exist is reported, naming the service, so init can log it.
+    let missing = receiver_split(
+        &world.sdk,
+        &world.sdk,
+        &unique("no-such-table"),
+        &format!("{}-missing", world.queue_url),
+    );
+    let table_err = missing.store().warm_up().await.err();
+    let queue_err = missing.queue().warm_up().await.err();
+    let table_text = table_err.map(|e| e.to_string()).unwrap_or_default();
+    let queue_text = queue_err.map(|e| e.to_string()).unwrap_or_default();
+    assert!(table_text.contains("DynamoDB"), "{table_text:?}");
+    assert!(queue_text.contains("SQS"), "{queue_text:?}");
+}

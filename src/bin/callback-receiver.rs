@@ -13,6 +13,7 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
+    let main_started = std::time::Instant::now();
     lambda_http::tracing::init_default_subscriber();
     let settings =
         Settings::from_env().inspect_err(|err| tracing::error!(error = %err, "cannot start"))?;
@@ -20,13 +21,19 @@ async fn main() -> Result<(), Error> {
     let receiver = build_receiver(&settings, &sdk)
         .await
         .inspect_err(|err| tracing::error!(error = %err, "cannot start"))?;
+    let setup_ms = main_started.elapsed().as_secs_f64() * 1000.0;
     // Open both connections now (TLS included, on AWS), concurrently, rather than on the first callback.
     let started = std::time::Instant::now();
     let (table, queue) = tokio::join!(receiver.store().warm_up(), receiver.queue().warm_up());
     let warm_up_ms = started.elapsed().as_secs_f64() * 1000.0;
     match (table, queue) {
-        (Ok(()), Ok(())) => tracing::info!(warm_up_ms, "connections to DynamoDB and SQS opened"),
+        (Ok(()), Ok(())) => tracing::info!(
+            setup_ms,
+            warm_up_ms,
+            "connections to DynamoDB and SQS opened"
+        ),
         (table, queue) => tracing::warn!(
+            setup_ms,
             warm_up_ms,
             table = ?table.err(),
             queue = ?queue.err(),
