@@ -1,13 +1,14 @@
 #!/usr/bin/env python3
 """Cold start of the release `callback-receiver`, measured under a local Lambda Runtime API.
 
-A minimal Runtime API (the four routes the runtime uses) serves two sample events, recording-completed
-then room-created; the bootstrap is started fresh for every run, against moto on loopback
-(AWS_ENDPOINT_URL), with a table and a queue of its own, so that both callbacks are new to it (stored,
-enqueued and marked; stored) and never answered as duplicates. The environment is the one template.yaml
-gives the function (its literal values) plus local settings. For each run this records the time from
-starting the process to its first answered invocation (init + warm-up calls + one callback), the
-duration of a second, warm invocation, and the process's peak resident memory (ru_maxrss).
+A minimal Runtime API (the four routes the runtime uses) serves two sample events per run, in two
+scenarios (see SCENARIOS: a room event first, a media event first); the bootstrap is started fresh for
+every run, against moto on loopback (AWS_ENDPOINT_URL), with a table and a queue of its own, so that both
+callbacks are new to it and answered "stored", never as duplicates. The environment is the one
+template.yaml gives the function (its literal values) plus local settings. For each run this records the
+time from starting the process to its first answered invocation (init + warm-up calls + one callback),
+the split of init that the receiver logs, the duration of a second, warm invocation, and the process's
+peak resident memory (VmHWM).
 
     python3 scripts/cold_start.py BOOTSTRAP [RUNS]
 
@@ -140,7 +141,7 @@ def helper(*args):
 
 def peak_rss(pid):
     """The process's peak resident memory (VmHWM, KiB), read while it runs. Not the rusage of the child:
-    Linux counts in it the parent's memory at the moment of the fork, here the harness's own ~100 MiB."""
+    Linux counts in it the parent's memory at the moment of the fork (the harness's own)."""
     status = Path(f"/proc/{pid}/status").read_text()
     return int(re.search(r"^VmHWM:\s+(\d+) kB", status, re.MULTILINE).group(1))
 
@@ -170,6 +171,8 @@ def one_run(bootstrap, env, events):
     setup = re.search(r'"setup_ms":([0-9.]+)', log)
     (first_at, first), (second_at, second) = state["answers"]
     assert first["statusCode"] == 200 and second["statusCode"] == 200, (first, second)
+    outcomes = [json.loads(answer["body"])["outcome"] for answer in (first, second)]
+    assert outcomes == ["stored", "stored"], (outcomes, first, second)
     return {
         "cold_ms": (first_at - started) * 1000,
         "first_invoke_ms": (first_at - state["served_at"][0]) * 1000,
