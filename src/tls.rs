@@ -42,8 +42,9 @@ fn pem(der: &[u8]) -> Vec<u8> {
     let body = BASE64.encode(der);
     let mut text = String::with_capacity(body.len() + body.len() / 64 + 64);
     text.push_str("-----BEGIN CERTIFICATE-----\n");
-    for line in body.as_bytes().chunks(64) {
-        text.push_str(&String::from_utf8_lossy(line));
+    // Base64 is ASCII: every 64-byte offset is a character boundary.
+    for start in (0..body.len()).step_by(64) {
+        text.push_str(&body[start..body.len().min(start + 64)]);
         text.push('\n');
     }
     text.push_str("-----END CERTIFICATE-----\n");
