@@ -6,6 +6,11 @@ use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, ConfigLoader, SdkConfig};
 use aws_smithy_http_client::tls;
+use aws_smithy_runtime_api::client::connector_metadata::ConnectorMetadata;
+use aws_smithy_runtime_api::client::http::{
+    HttpClient, HttpConnectorSettings, SharedHttpClient, SharedHttpConnector,
+};
+use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 
 use crate::handler::Receiver;
 use crate::queue::SqsMediaQueue;
@@ -153,7 +158,7 @@ pub fn sdk_loader() -> ConfigLoader {
         .tls_context(sdk_tls_context())
         .build_https();
     aws_config::defaults(BehaviorVersion::latest())
-        .http_client(https)
+        .http_client(SharedHttpClient::new(ConnectorOnFirstUse(https)))
         .timeout_config(
             TimeoutConfig::builder()
                 .connect_timeout(Duration::from_millis(1_000))
@@ -162,6 +167,31 @@ pub fn sdk_loader() -> ConfigLoader {
                 .build(),
         )
         .retry_config(RetryConfig::standard().with_max_attempts(3))
+}
+
+/// The SDK's HTTPS client, minus the connector it builds and throws away when each SDK client is created.
+///
+/// The SDK's hyper client validates itself in `Client::new` by building a complete connector, TLS
+/// configuration included (parsing every trusted root), and dropping it; it then builds the connector it
+/// really uses at the first request. With two clients that was three parses of the roots at cold start
+/// instead of one (about 0.4 ms each here). This wrapper hands the connector requests to the SDK's client
+/// and skips that validation: a TLS configuration that cannot be built (it cannot, the roots are compiled
+/// in and tested in [`crate::tls`]) would fail the first call instead of `Client::new`.
+#[derive(Debug)]
+struct ConnectorOnFirstUse(SharedHttpClient);
+
+impl HttpClient for ConnectorOnFirstUse {
+    fn http_connector(
+        &self,
+        settings: &HttpConnectorSettings,
+        components: &RuntimeComponents,
+    ) -> SharedHttpConnector {
+        self.0.http_connector(settings, components)
+    }
+
+    fn connector_metadata(&self) -> Option<ConnectorMetadata> {
+        self.0.connector_metadata()
+    }
 }
 
 /// The SDK's TLS settings: the compiled-in roots of [`crate::tls`], not the operating system's.
@@ -230,6 +260,60 @@ mod tests {
         ("EVENTS_TABLE", "events"),
         ("MEDIA_QUEUE_URL", "https://sqs/q"),
     ];
+
+    /// An HTTP client that counts how often the SDK asks it to validate itself (the SDK's own client
+    /// builds a whole connector, TLS roots included, each time).
+    #[derive(Debug, Default)]
+    struct CountsValidations(std::sync::Arc<std::sync::atomic::AtomicUsize>);
+
+    impl HttpClient for CountsValidations {
+        fn http_connector(
+            &self,
+            _: &HttpConnectorSettings,
+            _: &RuntimeComponents,
+        ) -> SharedHttpConnector {
+            unreachable!("no request is made in this test")
+        }
+
+        fn validate_base_client_config(
+            &self,
+            _: &aws_smithy_runtime_api::client::runtime_components::RuntimeComponentsBuilder,
+            _: &aws_sdk_dynamodb::config::ConfigBag,
+        ) -> Result<(), aws_smithy_runtime_api::box_error::BoxError> {
+            self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            Ok(())
+        }
+    }
+
+    fn dynamodb_client_with(http_client: SharedHttpClient) -> aws_sdk_dynamodb::Client {
+        aws_sdk_dynamodb::Client::from_conf(
+            aws_sdk_dynamodb::Config::builder()
+                .behavior_version(BehaviorVersion::latest())
+                .region(aws_sdk_dynamodb::config::Region::new("us-east-1"))
+                .http_client(http_client)
+                .build(),
+        )
+    }
+
+    #[test]
+    fn creating_sdk_clients_does_not_build_a_connector_each_time() {
+        let bare = CountsValidations::default();
+        let bare_count = bare.0.clone();
+        dynamodb_client_with(SharedHttpClient::new(bare));
+        dynamodb_client_with(SharedHttpClient::new(CountsValidations(bare_count.clone())));
+        assert_eq!(
+            bare_count.load(std::sync::atomic::Ordering::SeqCst),
+            2,
+            "without the wrapper, each client validates (builds) the connector"
+        );
+
+        let inner = CountsValidations::default();
+        let count = inner.0.clone();
+        let wrapped = SharedHttpClient::new(ConnectorOnFirstUse(SharedHttpClient::new(inner)));
+        dynamodb_client_with(wrapped.clone());
+        dynamodb_client_with(wrapped);
+        assert_eq!(count.load(std::sync::atomic::Ordering::SeqCst), 0);
+    }
 
     #[test]
     fn refuses_to_start_without_a_token_and_says_what_to_set() {

