@@ -16,3 +16,6 @@ cargo build --locked --release --bin callback-receiver
 start_moto
 say "cold start"
 python3 scripts/cold_start.py target/release/callback-receiver "${RUNS:-20}"
+
+say "faults and load against moto (the figures tests/faults.rs and tests/load.rs print)"
+cargo test --locked --test faults --test load -- --nocapture 2>&1 | grep -E "^(faults|load):"

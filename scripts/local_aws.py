@@ -46,6 +46,10 @@ def show(table, queue):
     for page in dynamodb.get_paginator("scan").paginate(TableName=table, ConsistentRead=True):
         items.extend({k: plain(v) for k, v in item.items()} for item in page["Items"])
     rooms = sorted({item["pk"] for item in items})
+    url = sqs.get_queue_url(QueueName=queue)["QueueUrl"]
+    messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, MessageAttributeNames=["All"],
+                                   VisibilityTimeout=0).get("Messages", [])
+    queued_keys = {json.loads(message["Body"]).get("idempotency_key") for message in messages}
     print(f"\nStored in DynamoDB table {table}: {len(items)} items in {len(rooms)} timeline(s)")
     for room in rooms:
         # One Query per room: the timeline in time order, exactly as an operator would read it.
@@ -59,13 +63,10 @@ def show(table, queue):
                 "participant_identity", "track_kind", "track_sid", "recording_sid", "composition_sid",
                 "room_status", "room_duration", "participant_duration", "percentage_done", "size",
                 "failed_operation", "error_message") if k in item)
-            mark = " [enqueued]" if "enqueued_at" in item else ""
+            mark = " [message on the queue]" if item["idempotency_key"] in queued_keys else ""
             print(f"    {item['timestamp']}  {item['event']:<26} {detail}{mark}")
         print(f"    ({len(timeline)} events; each item keeps all {sum(len(i['params']) for i in timeline)}"
               " parameters as received under 'params')")
-    url = sqs.get_queue_url(QueueName=queue)["QueueUrl"]
-    messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, MessageAttributeNames=["All"],
-                                   VisibilityTimeout=0).get("Messages", [])
     print(f"\nOn SQS queue {queue}: {len(messages)} message(s)")
     for message in messages:
         attribute = message.get("MessageAttributes", {}).get("event", {}).get("StringValue")

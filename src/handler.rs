@@ -55,10 +55,12 @@ pub enum CallbackError {
     /// Signed, but not a valid callback.
     #[error(transparent)]
     InvalidCallback(#[from] ParseError),
-    /// The table could not take the item.
+    /// The table could not take the item. For a media event, its message may have been sent all the same
+    /// (the log line's `enqueued` says whether).
     #[error("could not store the callback: {0}")]
     Store(BackendError),
-    /// The item is stored but its queue message could not be sent; a redelivery will send it.
+    /// The item is stored (now or by an earlier delivery) but the queue message could not be sent; a
+    /// redelivery sends it.
     #[error("stored the callback but could not enqueue it: {0}")]
     Enqueue(BackendError),
 }
@@ -150,6 +152,8 @@ struct Trace {
     event: Option<String>,
     room_sid: Option<String>,
     unknown_event: bool,
+    /// A media event whose message was sent although its item could not be stored.
+    enqueued_unstored: bool,
 }
 
 impl<S: EventStore, Q: MediaQueue> Receiver<S, Q> {
@@ -211,36 +215,38 @@ impl<S: EventStore, Q: MediaQueue> Receiver<S, Q> {
         let item = StoredEvent::new(callback, OffsetDateTime::now_utc(), self.retention_days);
         let message = MediaMessage::for_item(&item);
 
-        let (pk, sk) = (item.pk.clone(), item.sk.clone());
-        let insert = self
-            .store
-            .insert(item)
-            .await
-            .map_err(CallbackError::Store)?;
-        let (created, already_enqueued) = match insert {
-            Insert::Created => (true, false),
-            Insert::AlreadyStored { enqueued } => (false, enqueued),
-        };
-        let Some(message) = message.filter(|_| !already_enqueued) else {
+        let Some(message) = message else {
+            let insert = self
+                .store
+                .insert(item)
+                .await
+                .map_err(CallbackError::Store)?;
             return Ok(Accepted {
-                created,
+                created: insert == Insert::Created,
                 enqueued: false,
             });
         };
-        self.queue
-            .send(&message)
-            .await
-            .map_err(CallbackError::Enqueue)?;
-        let now = crate::timestamp::format(OffsetDateTime::now_utc());
-        if let Err(err) = self.store.mark_enqueued(&pk, &sk, &now).await {
-            // The item and the message both exist, which is what Twilio's 2xx promises. Without the mark a
-            // redelivery sends the message again, with the same idempotency key.
-            tracing::warn!(error = %err, pk = %pk, sk = %sk, "could not mark the item as enqueued");
+        // A media event: the item and the message are written at the same time. Neither waits for the
+        // other, so the message does not depend on DynamoDB being up (the media still reaches the
+        // workers), and the answer waits for one round trip instead of two. Twilio gets its 2xx only once
+        // both succeeded; a redelivery sends the message again, with the same idempotency key.
+        let (stored, sent) = tokio::join!(self.store.insert(item), self.queue.send(&message));
+        match (stored, sent) {
+            (Ok(insert), Ok(())) => Ok(Accepted {
+                created: insert == Insert::Created,
+                enqueued: true,
+            }),
+            (Err(err), sent) => {
+                match sent {
+                    Ok(()) => trace.enqueued_unstored = true,
+                    Err(queue_err) => {
+                        tracing::warn!(error = %queue_err, "the media message could not be sent either");
+                    }
+                }
+                Err(CallbackError::Store(err))
+            }
+            (Ok(_), Err(err)) => Err(CallbackError::Enqueue(err)),
         }
-        Ok(Accepted {
-            created,
-            enqueued: true,
-        })
     }
 
     fn verify(&self, request: &Request, params: &Params) -> Result<(), CallbackError> {
@@ -363,7 +369,9 @@ fn log(trace: &Trace, result: &Result<Accepted, CallbackError>, ms: f64) {
         Err(err) => {
             let (outcome, status) = (err.outcome(), err.status().as_u16());
             if status >= 500 {
-                tracing::error!(event, room_sid, outcome, status, ms, error = %err, "callback not handled");
+                // `enqueued`: a media message went out although the item could not be stored.
+                let enqueued = trace.enqueued_unstored;
+                tracing::error!(event, room_sid, outcome, enqueued, status, ms, error = %err, "callback not handled");
             } else {
                 tracing::warn!(event, room_sid, outcome, status, ms, error = %err, "callback refused");
             }

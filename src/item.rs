@@ -38,10 +38,6 @@ pub struct StoredEvent {
     /// Epoch seconds after which DynamoDB's TTL may delete the item (only with `EVENT_RETENTION_DAYS`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expires_at: Option<i64>,
-    /// For media events: when the queue message was sent. Absent until then, so a redelivery after a
-    /// failed send knows to send it.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub enqueued_at: Option<String>,
 }
 
 impl StoredEvent {
@@ -65,7 +61,6 @@ impl StoredEvent {
             received_at: crate::timestamp::format(received_at),
             expires_at: retention_days
                 .map(|days| received_at.unix_timestamp() + i64::from(days) * 24 * 60 * 60),
-            enqueued_at: None,
         }
     }
 }
@@ -107,9 +102,6 @@ impl StoredEvent {
                 "expires_at".to_owned(),
                 AttributeValue::N(expires_at.to_string()),
             );
-        }
-        if let Some(enqueued_at) = self.enqueued_at {
-            item.insert("enqueued_at".to_owned(), AttributeValue::S(enqueued_at));
         }
         item
     }
@@ -252,7 +244,6 @@ mod tests {
         assert_eq!(item.event, "participant-connected");
         assert_eq!(item.received_at, "2026-11-27T08:00:01.000Z");
         assert_eq!(item.expires_at, None);
-        assert_eq!(item.enqueued_at, None);
     }
 
     #[test]
@@ -314,10 +305,9 @@ mod tests {
     }
 
     #[test]
-    fn moved_attributes_equal_serde_dynamo_for_repeats_ttl_and_enqueue_marks() {
+    fn moved_attributes_equal_serde_dynamo_for_repeats_and_ttl() {
         let callback = participant_connected(&[("Tag", "a"), ("Tag", "b"), ("NotInSpec", "x")]);
-        let mut item = StoredEvent::new(callback, at("2026-11-27T08:00:00Z"), Some(7));
-        item.enqueued_at = Some("2026-11-27T08:00:01.000Z".into());
+        let item = StoredEvent::new(callback, at("2026-11-27T08:00:00Z"), Some(7));
         let expected: HashMap<String, AttributeValue> =
             serde_dynamo::to_item(&item).unwrap_or_else(|err| panic!("{err}"));
         let moved = item.into_attributes();

@@ -1,9 +1,11 @@
 //! The media queue's message contract (schema version 1).
 //!
-//! One message is sent for every stored `recording-completed` and `composition-available` callback. It
-//! is JSON; the SQS message also carries a String attribute `event` with the same value as the body's
-//! `event`, so subscriptions and filters need not parse the body. Delivery is at least once: a worker
-//! must treat two messages with the same `idempotency_key` as one.
+//! One message is sent for every delivery of a `recording-completed` or `composition-available` callback,
+//! at the same time as its item is written (see [`crate::handler`]). It is JSON; the SQS message also
+//! carries a String attribute `event` with the same value as the body's `event`, so subscriptions and
+//! filters need not parse the body. Delivery is at least once (Twilio's redeliveries are sent again): a
+//! worker must treat two messages with the same `idempotency_key` as one. The message is self-contained; it
+//! may be read before its item is, so a worker should not look the item up.
 //!
 //! Compatibility: fields may be added within version 1 (ignore what you do not know); removing or
 //! changing the meaning of a field raises `schema_version`.

@@ -5,7 +5,7 @@ use std::future::Future;
 use std::sync::Mutex;
 
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
-use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure};
+use aws_sdk_dynamodb::types::AttributeValue;
 
 use crate::backend::{BackendError, Service};
 use crate::item::StoredEvent;
@@ -16,27 +16,16 @@ pub enum Insert {
     /// The callback was new and is now stored.
     Created,
     /// The same callback (same key) was already stored; nothing was written.
-    AlreadyStored {
-        /// Whether the stored item records that its queue message was sent.
-        enqueued: bool,
-    },
+    AlreadyStored,
 }
 
-/// The events table, reduced to the two writes the receiver makes.
+/// The events table, reduced to the one write the receiver makes.
 pub trait EventStore: Send + Sync {
     /// Writes `event` unless an item with its key exists (a conditional put: never overwrites).
     fn insert(
         &self,
         event: StoredEvent,
     ) -> impl Future<Output = Result<Insert, BackendError>> + Send;
-
-    /// Records on an existing item that its queue message was sent at `at`.
-    fn mark_enqueued(
-        &self,
-        pk: &str,
-        sk: &str,
-        at: &str,
-    ) -> impl Future<Output = Result<(), BackendError>> + Send;
 }
 
 /// The events table in DynamoDB.
@@ -77,13 +66,6 @@ impl DynamoEventStore {
     }
 }
 
-fn rejected(detail: String) -> BackendError {
-    BackendError::Rejected {
-        service: Service::DynamoDb,
-        detail,
-    }
-}
-
 impl EventStore for DynamoEventStore {
     async fn insert(&self, event: StoredEvent) -> Result<Insert, BackendError> {
         let item: HashMap<String, AttributeValue> = event.into_attributes();
@@ -93,37 +75,15 @@ impl EventStore for DynamoEventStore {
             .table_name(&self.table)
             .set_item(Some(item))
             .condition_expression("attribute_not_exists(pk)")
-            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .send()
             .await;
         match result {
             Ok(_) => Ok(Insert::Created),
             Err(err) => match err.as_service_error() {
-                Some(PutItemError::ConditionalCheckFailedException(existing)) => {
-                    Ok(Insert::AlreadyStored {
-                        enqueued: existing
-                            .item()
-                            .is_some_and(|item| item.contains_key("enqueued_at")),
-                    })
-                }
+                Some(PutItemError::ConditionalCheckFailedException(_)) => Ok(Insert::AlreadyStored),
                 _ => Err(BackendError::from_sdk(Service::DynamoDb, err)),
             },
         }
-    }
-
-    async fn mark_enqueued(&self, pk: &str, sk: &str, at: &str) -> Result<(), BackendError> {
-        self.client
-            .update_item()
-            .table_name(&self.table)
-            .key("pk", AttributeValue::S(pk.to_owned()))
-            .key("sk", AttributeValue::S(sk.to_owned()))
-            .update_expression("SET enqueued_at = :at")
-            .condition_expression("attribute_exists(pk)")
-            .expression_attribute_values(":at", AttributeValue::S(at.to_owned()))
-            .send()
-            .await
-            .map(|_| ())
-            .map_err(|err| BackendError::from_sdk(Service::DynamoDb, err))
     }
 }
 
@@ -152,22 +112,10 @@ impl EventStore for MemoryEventStore {
     async fn insert(&self, event: StoredEvent) -> Result<Insert, BackendError> {
         let mut items = self.lock();
         let key = (event.pk.clone(), event.sk.clone());
-        if let Some(existing) = items.get(&key) {
-            return Ok(Insert::AlreadyStored {
-                enqueued: existing.enqueued_at.is_some(),
-            });
+        if items.contains_key(&key) {
+            return Ok(Insert::AlreadyStored);
         }
         items.insert(key, event);
         Ok(Insert::Created)
-    }
-
-    async fn mark_enqueued(&self, pk: &str, sk: &str, at: &str) -> Result<(), BackendError> {
-        match self.lock().get_mut(&(pk.to_owned(), sk.to_owned())) {
-            Some(item) => {
-                item.enqueued_at = Some(at.to_owned());
-                Ok(())
-            }
-            None => Err(rejected(format!("no item {pk}/{sk} to mark"))),
-        }
     }
 }

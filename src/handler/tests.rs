@@ -100,7 +100,7 @@ async fn a_signed_callback_is_stored_and_answered_200() {
 }
 
 #[tokio::test]
-async fn a_media_callback_is_stored_enqueued_and_marked() {
+async fn a_media_callback_is_stored_and_enqueued_and_a_redelivery_sends_the_same_key() {
     let receiver = receiver(MemoryMediaQueue::default());
     let response = receiver
         .handle(signed_request(&recording_completed()))
@@ -112,19 +112,21 @@ async fn a_media_callback_is_stored_enqueued_and_marked() {
     assert_eq!(sent[0].recording_sid.as_deref(), Some("RT01"));
     let items = receiver.store().items();
     assert_eq!(items[0].idempotency_key, sent[0].idempotency_key);
-    assert!(items[0].enqueued_at.is_some());
 
-    // A redelivery after success stores nothing and sends nothing.
+    // A redelivery stores nothing new; its message (sent alongside the write, before the write can tell
+    // it is a redelivery) carries the same idempotency key, which workers deduplicate on.
     let again = receiver
         .handle(signed_request(&recording_completed()))
         .await;
     assert_eq!(again.status(), StatusCode::OK);
     assert_eq!(
         body_json(&again),
-        serde_json::json!({"outcome": "duplicate", "enqueued": false})
+        serde_json::json!({"outcome": "duplicate", "enqueued": true})
     );
     assert_eq!(receiver.store().items().len(), 1);
-    assert_eq!(receiver.queue().sent().len(), 1);
+    let sent = receiver.queue().sent();
+    assert_eq!(sent.len(), 2);
+    assert_eq!(sent[0], sent[1]);
 }
 
 /// A queue that fails its first `failures` sends.
@@ -164,9 +166,8 @@ async fn a_failed_send_is_a_503_and_the_redelivery_sends_it() {
     assert_eq!(
         receiver.store().items().len(),
         1,
-        "the item is stored before the send"
+        "the item is stored although the send failed"
     );
-    assert!(receiver.store().items()[0].enqueued_at.is_none());
 
     let second = receiver
         .handle(signed_request(&recording_completed()))
@@ -178,7 +179,79 @@ async fn a_failed_send_is_a_503_and_the_redelivery_sends_it() {
     );
     assert_eq!(receiver.queue().inner.sent().len(), 1);
     assert_eq!(receiver.store().items().len(), 1);
-    assert!(receiver.store().items()[0].enqueued_at.is_some());
+}
+
+/// A table that fails its first `failures` writes.
+#[derive(Default)]
+struct FlakyStore {
+    failures: usize,
+    calls: AtomicUsize,
+    inner: MemoryEventStore,
+}
+
+impl EventStore for FlakyStore {
+    async fn insert(&self, event: StoredEvent) -> Result<Insert, BackendError> {
+        if self.calls.fetch_add(1, Ordering::SeqCst) < self.failures {
+            return Err(BackendError::Throttled {
+                service: Service::DynamoDb,
+                detail: "injected".into(),
+            });
+        }
+        self.inner.insert(event).await
+    }
+}
+
+#[tokio::test]
+async fn a_failed_write_is_a_503_but_the_media_message_goes_out_all_the_same() {
+    let tokens = AuthTokens::parse(TOKEN).unwrap_or_else(|err| panic!("{err}"));
+    let store = FlakyStore {
+        failures: 1,
+        ..FlakyStore::default()
+    };
+    let receiver = Receiver::new(tokens, store, MemoryMediaQueue::default());
+    let first = receiver
+        .handle(signed_request(&recording_completed()))
+        .await;
+    assert_eq!(first.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert!(body_json(&first)["error"]
+        .as_str()
+        .unwrap_or_default()
+        .contains("DynamoDB throttled"));
+    assert!(receiver.store().inner.items().is_empty());
+    assert_eq!(
+        receiver.queue().sent().len(),
+        1,
+        "the workers get the media even though the table refused the item"
+    );
+
+    // Twilio's redelivery stores it; the message it sends has the same key.
+    let second = receiver
+        .handle(signed_request(&recording_completed()))
+        .await;
+    assert_eq!(
+        body_json(&second),
+        serde_json::json!({"outcome": "stored", "enqueued": true})
+    );
+    let items = receiver.store().inner.items();
+    assert_eq!(items.len(), 1);
+    let sent = receiver.queue().sent();
+    assert_eq!(sent.len(), 2);
+    assert!(sent
+        .iter()
+        .all(|m| m.idempotency_key == items[0].idempotency_key));
+
+    // A room event depends on the write alone.
+    let room = Receiver::new(
+        AuthTokens::parse(TOKEN).unwrap_or_else(|err| panic!("{err}")),
+        FlakyStore {
+            failures: 1,
+            ..FlakyStore::default()
+        },
+        MemoryMediaQueue::default(),
+    );
+    let refused = room.handle(signed_request(&room_created())).await;
+    assert_eq!(refused.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert!(room.queue().sent().is_empty());
 }
 
 #[tokio::test]
