@@ -129,17 +129,31 @@ async fn a_media_callback_is_stored_and_enqueued_and_a_redelivery_sends_the_same
     assert_eq!(sent[0], sent[1]);
 }
 
-/// A queue that fails its first `failures` sends.
+/// A backend that fails its first `failures` calls, then hands the rest to `inner`.
 #[derive(Default)]
-struct FlakyQueue {
+struct Flaky<T> {
     failures: usize,
     calls: AtomicUsize,
-    inner: MemoryMediaQueue,
+    inner: T,
 }
 
-impl MediaQueue for FlakyQueue {
+impl<T: Default> Flaky<T> {
+    fn failing(failures: usize) -> Self {
+        Flaky {
+            failures,
+            ..Flaky::default()
+        }
+    }
+
+    /// Whether this call is one of the failing ones.
+    fn fails(&self) -> bool {
+        self.calls.fetch_add(1, Ordering::SeqCst) < self.failures
+    }
+}
+
+impl MediaQueue for Flaky<MemoryMediaQueue> {
     async fn send(&self, message: &MediaMessage) -> Result<(), BackendError> {
-        if self.calls.fetch_add(1, Ordering::SeqCst) < self.failures {
+        if self.fails() {
             return Err(BackendError::Unavailable {
                 service: Service::Sqs,
                 detail: "injected".into(),
@@ -149,12 +163,21 @@ impl MediaQueue for FlakyQueue {
     }
 }
 
+impl EventStore for Flaky<MemoryEventStore> {
+    async fn insert(&self, event: StoredEvent) -> Result<Insert, BackendError> {
+        if self.fails() {
+            return Err(BackendError::Throttled {
+                service: Service::DynamoDb,
+                detail: "injected".into(),
+            });
+        }
+        self.inner.insert(event).await
+    }
+}
+
 #[tokio::test]
 async fn a_failed_send_is_a_503_and_the_redelivery_sends_it() {
-    let receiver = receiver(FlakyQueue {
-        failures: 1,
-        ..FlakyQueue::default()
-    });
+    let receiver = receiver(Flaky::<MemoryMediaQueue>::failing(1));
     let first = receiver
         .handle(signed_request(&recording_completed()))
         .await;
@@ -181,34 +204,14 @@ async fn a_failed_send_is_a_503_and_the_redelivery_sends_it() {
     assert_eq!(receiver.store().items().len(), 1);
 }
 
-/// A table that fails its first `failures` writes.
-#[derive(Default)]
-struct FlakyStore {
-    failures: usize,
-    calls: AtomicUsize,
-    inner: MemoryEventStore,
-}
-
-impl EventStore for FlakyStore {
-    async fn insert(&self, event: StoredEvent) -> Result<Insert, BackendError> {
-        if self.calls.fetch_add(1, Ordering::SeqCst) < self.failures {
-            return Err(BackendError::Throttled {
-                service: Service::DynamoDb,
-                detail: "injected".into(),
-            });
-        }
-        self.inner.insert(event).await
-    }
-}
-
 #[tokio::test]
 async fn a_failed_write_is_a_503_but_the_media_message_goes_out_all_the_same() {
     let tokens = AuthTokens::parse(TOKEN).unwrap_or_else(|err| panic!("{err}"));
-    let store = FlakyStore {
-        failures: 1,
-        ..FlakyStore::default()
-    };
-    let receiver = Receiver::new(tokens, store, MemoryMediaQueue::default());
+    let receiver = Receiver::new(
+        tokens,
+        Flaky::<MemoryEventStore>::failing(1),
+        MemoryMediaQueue::default(),
+    );
     let first = receiver
         .handle(signed_request(&recording_completed()))
         .await;
@@ -243,10 +246,7 @@ async fn a_failed_write_is_a_503_but_the_media_message_goes_out_all_the_same() {
     // A room event depends on the write alone.
     let room = Receiver::new(
         AuthTokens::parse(TOKEN).unwrap_or_else(|err| panic!("{err}")),
-        FlakyStore {
-            failures: 1,
-            ..FlakyStore::default()
-        },
+        Flaky::<MemoryEventStore>::failing(1),
         MemoryMediaQueue::default(),
     );
     let refused = room.handle(signed_request(&room_created())).await;
