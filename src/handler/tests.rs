@@ -75,9 +75,20 @@ fn request(params: &[(String, String)], content_type: &str, signature: Option<&s
         .unwrap_or_else(|err| panic!("{err}"))
 }
 
+fn tokens() -> AuthTokens {
+    AuthTokens::parse(TOKEN).unwrap_or_else(|err| panic!("{err}"))
+}
+
 fn receiver<Q: MediaQueue>(queue: Q) -> Receiver<MemoryEventStore, Q> {
-    let tokens = AuthTokens::parse(TOKEN).unwrap_or_else(|err| panic!("{err}"));
-    Receiver::new(tokens, MemoryEventStore::default(), queue)
+    Receiver::new(tokens(), MemoryEventStore::default(), queue)
+}
+
+/// A 503 whose error names the failing backend (`"SQS unavailable"`, `"DynamoDB throttled"`).
+fn assert_unavailable(response: &Response<Body>, backend: &str) {
+    assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let body = body_json(response);
+    let error = body["error"].as_str().unwrap_or_default();
+    assert!(error.contains(backend), "{error}");
 }
 
 fn body_json(response: &Response<Body>) -> serde_json::Value {
@@ -181,11 +192,7 @@ async fn a_failed_send_is_a_503_and_the_redelivery_sends_it() {
     let first = receiver
         .handle(signed_request(&recording_completed()))
         .await;
-    assert_eq!(first.status(), StatusCode::SERVICE_UNAVAILABLE);
-    assert!(body_json(&first)["error"]
-        .as_str()
-        .unwrap_or_default()
-        .contains("SQS unavailable"));
+    assert_unavailable(&first, "SQS unavailable");
     assert_eq!(
         receiver.store().items().len(),
         1,
@@ -206,20 +213,15 @@ async fn a_failed_send_is_a_503_and_the_redelivery_sends_it() {
 
 #[tokio::test]
 async fn a_failed_write_is_a_503_but_the_media_message_goes_out_all_the_same() {
-    let tokens = AuthTokens::parse(TOKEN).unwrap_or_else(|err| panic!("{err}"));
     let receiver = Receiver::new(
-        tokens,
+        tokens(),
         Flaky::<MemoryEventStore>::failing(1),
         MemoryMediaQueue::default(),
     );
     let first = receiver
         .handle(signed_request(&recording_completed()))
         .await;
-    assert_eq!(first.status(), StatusCode::SERVICE_UNAVAILABLE);
-    assert!(body_json(&first)["error"]
-        .as_str()
-        .unwrap_or_default()
-        .contains("DynamoDB throttled"));
+    assert_unavailable(&first, "DynamoDB throttled");
     assert!(receiver.store().inner.items().is_empty());
     assert_eq!(
         receiver.queue().sent().len(),
@@ -245,12 +247,12 @@ async fn a_failed_write_is_a_503_but_the_media_message_goes_out_all_the_same() {
 
     // A room event depends on the write alone.
     let room = Receiver::new(
-        AuthTokens::parse(TOKEN).unwrap_or_else(|err| panic!("{err}")),
+        tokens(),
         Flaky::<MemoryEventStore>::failing(1),
         MemoryMediaQueue::default(),
     );
     let refused = room.handle(signed_request(&room_created())).await;
-    assert_eq!(refused.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_unavailable(&refused, "DynamoDB throttled");
     assert!(room.queue().sent().is_empty());
 }
 
