@@ -9,10 +9,10 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use base64::Engine as _;
 use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughput};
 use time::OffsetDateTime;
-use twilio_video_callbacks::callback::{Callback, EventKind, Params};
-use twilio_video_callbacks::item::StoredEvent;
 use twilio_video_callbacks::message::MediaMessage;
-use twilio_video_callbacks::signature::{self, AuthTokens};
+use twilio_video_callbacks::receiver::item::StoredEvent;
+use twilio_video_callbacks::twilio::callback::{Callback, EventKind, Params};
+use twilio_video_callbacks::twilio::signature::{self, AuthTokens};
 
 // The allocator the Lambda binary uses: the per-callback work is allocation-heavy (item attributes).
 #[global_allocator]

@@ -17,5 +17,5 @@ start_moto
 say "cold start"
 python3 scripts/cold_start.py target/release/callback-receiver "${RUNS:-20}"
 
-say "faults and load against moto (the figures tests/faults.rs and tests/load.rs print)"
-cargo test --locked --test faults --test load -- --nocapture 2>&1 | grep -E "^(faults|load):"
+say "faults and load against moto (the figures tests/it/faults.rs and tests/it/alone/load.rs print)"
+cargo test --locked --test it faults:: alone::load:: -- --test-threads=1 --nocapture 2>&1 | grep -E "^(faults|load):"

@@ -23,5 +23,7 @@ say "checkov on template.yaml (every skipped check is justified in the template)
 
 start_moto
 say "cargo test (unit and integration, against moto at $AWS_ENDPOINT_URL)"
-cargo test --locked --all-targets
+cargo test --locked --all-targets -- --skip alone::
+say "the tests that measure this process's memory, one at a time (tests/it/alone)"
+cargo test --locked --test it alone:: -- --test-threads=1 --nocapture
 say "all checks passed"

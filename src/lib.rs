@@ -1,27 +1,22 @@
-//! Twilio Video status callbacks on AWS Lambda: verify, parse, store, enqueue.
+//! Twilio Video status callbacks on AWS Lambda: verify, parse, store, enqueue; then archive the media.
 //!
-//! The library holds everything that can be tested without AWS ([`callback`], [`signature`], [`item`],
-//! [`message`]), the two ports to AWS ([`store`], [`queue`]) with their DynamoDB and SQS adapters, and
-//! the orchestration ([`handler`]) that the `callback-receiver` binary serves through [`lambda`].
+//! Where each thing lives:
 //!
-//! Workers that consume the media queue depend on this crate for [`message::MediaMessage`]; the first of
-//! them, the `media-archiver` binary ([`archive`], [`archiver`]), streams every recording and composition
-//! into the team's own S3 bucket.
+//! - [`twilio`]: Twilio's side, without I/O: the callback model and spec tables, the signature, timestamps.
+//! - [`receiver`]: the `callback-receiver` Lambda: handler, API Gateway edge, stored item, settings.
+//! - [`archiver`]: the `media-archiver` Lambda: its rules, the Twilio media client, the S3 multipart upload,
+//!   the outcome record, settings, and the orchestration that decides what is acknowledged.
+//! - [`aws`]: what both share with AWS: error classification, the store and queue ports with their
+//!   DynamoDB and SQS adapters, the SDK loader, SSM reads, TLS roots.
+//! - [`message`]: the media queue's message contract ([`message::MediaMessage`]); workers depend on it.
+//! - [`env`]: configuration values and the start-up error both programs report.
+//!
+//! The binaries in `src/bin/` only read settings, build clients once and run the Lambda runtime.
 #![warn(missing_docs)]
 
-mod open_enum;
-
-pub mod archive;
 pub mod archiver;
-pub mod backend;
-pub mod callback;
-pub mod config;
-pub mod handler;
-pub mod item;
-pub mod lambda;
+pub mod aws;
+pub mod env;
 pub mod message;
-pub mod queue;
-pub mod signature;
-pub mod store;
-pub mod timestamp;
-pub mod tls;
+pub mod receiver;
+pub mod twilio;

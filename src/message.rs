@@ -1,7 +1,7 @@
 //! The media queue's message contract (schema version 1).
 //!
 //! One message is sent for every delivery of a `recording-completed` or `composition-available` callback,
-//! at the same time as its item is written (see [`crate::handler`]). It is JSON; the SQS message also
+//! at the same time as its item is written (see [`crate::receiver::handler`]). It is JSON; the SQS message also
 //! carries a String attribute `event` with the same value as the body's `event`, so subscriptions and
 //! filters need not parse the body. Delivery is at least once (Twilio's redeliveries are sent again): a
 //! worker must treat two messages with the same `idempotency_key` as one. The message is self-contained; it
@@ -12,8 +12,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::callback::{Codec, Container, EventKind, TrackKind};
-use crate::item::StoredEvent;
+use crate::receiver::item::StoredEvent;
+use crate::twilio::callback::{Codec, Container, EventKind, TrackKind};
 
 /// The version of [`MediaMessage`] this crate writes.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -111,7 +111,7 @@ impl MediaMessage {
             media_external_location: fields.media_external_location.clone(),
             duration: fields.duration,
             size: fields.size,
-            timestamp: crate::timestamp::format(fields.timestamp),
+            timestamp: crate::twilio::timestamp::format(fields.timestamp),
         })
     }
 
@@ -135,7 +135,7 @@ pub fn absolute_media_url(media_uri: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::callback::{Callback, Params};
+    use crate::twilio::callback::{Callback, Params};
 
     fn message(callback: Callback) -> Option<MediaMessage> {
         let now = time::OffsetDateTime::now_utc();
@@ -180,7 +180,7 @@ mod tests {
     fn recording_message_has_the_documented_body() {
         let message = message(recording_completed())
             .unwrap_or_else(|| panic!("recording-completed must produce a message"));
-        let key = crate::item::idempotency_key(&recording_completed().params);
+        let key = crate::receiver::item::idempotency_key(&recording_completed().params);
         let json = serde_json::to_value(&message).unwrap_or_else(|err| panic!("{err}"));
         assert_eq!(
             json,

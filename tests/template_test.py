@@ -33,16 +33,20 @@ def refs(node):
     return found
 
 
+def env_vars(path):
+    """Every variable a settings file reads (get("NAME") / require("NAME", ...))."""
+    source = (ROOT / path).read_text()
+    return set(re.findall(r'(?:get|require)\(\s*"([A-Z][A-Z0-9_]+)"', source))
+
+
 def receiver_env_vars():
-    """Every variable src/config.rs reads (get("NAME") / lookup("NAME"))."""
-    source = (ROOT / "src" / "config.rs").read_text()
-    return set(re.findall(r'get\("([A-Z][A-Z0-9_]+)"\)', source))
+    """Every variable src/receiver/settings.rs reads."""
+    return env_vars("src/receiver/settings.rs")
 
 
 def archiver_env_vars():
-    """Every variable src/bin/media-archiver.rs reads (var("NAME") / required("NAME", ...))."""
-    source = (ROOT / "src" / "bin" / "media-archiver.rs").read_text()
-    return set(re.findall(r'(?:var|required)\(\s*"([A-Z][A-Z0-9_]+)"', source))
+    """Every variable src/archiver/settings.rs reads."""
+    return env_vars("src/archiver/settings.rs")
 
 
 # Read by the allocator (mimalloc, in both binaries), not by our code.

@@ -3,8 +3,9 @@
 use lambda_http::lambda_runtime::{self, service_fn, LambdaEvent};
 use lambda_http::request::LambdaRequest;
 use lambda_http::Error;
-use twilio_video_callbacks::config::{aws_config, build_receiver, Settings};
-use twilio_video_callbacks::lambda;
+use twilio_video_callbacks::aws::sdk::aws_config;
+use twilio_video_callbacks::receiver::gateway;
+use twilio_video_callbacks::receiver::settings::{build_receiver, Settings};
 
 // Each callback allocates a few hundred small strings (the item's attributes); mimalloc makes that ~20%
 // cheaper than the system allocator (see the README's benchmark).
@@ -46,7 +47,7 @@ async fn main() -> Result<(), Error> {
     let receiver = &receiver;
     lambda_runtime::run(service_fn(
         move |event: LambdaEvent<LambdaRequest>| async move {
-            Ok::<_, Error>(lambda::invoke(receiver, event.payload, event.context).await)
+            Ok::<_, Error>(gateway::invoke(receiver, event.payload, event.context).await)
         },
     ))
     .await

@@ -1,0 +1,185 @@
+//! The `media-archiver` Lambda: for each media message on the queue, stream the recording or composition
+//! from Twilio into the team's own S3 bucket, and record where it went in the room's timeline.
+//!
+//! Order per message: read it (the library's versioned type, [`rules::read_message`]); skip if Twilio
+//! stored it externally or an object of the expected size is already archived; open the media at Twilio
+//! ([`media`]); stream it into an S3 multipart upload ([`upload`]) that completes only with every byte;
+//! record `media-archived`, or `media-archive-failed` for media Twilio deleted ([`record`]). This file
+//! holds the decisions (which outcome is recorded, which message is acknowledged and which retried); the
+//! three ports are traits, so the decisions are unit-tested without AWS or Twilio.
+
+pub mod media;
+pub mod record;
+pub mod rules;
+pub mod settings;
+pub mod upload;
+
+use std::collections::HashMap;
+use std::time::Instant;
+
+use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
+use time::OffsetDateTime;
+
+use crate::message::MediaMessage;
+use media::MediaSource;
+use record::{OutcomeLog, Recorded};
+use rules::{ArchiveError, ArchiveRecord, Archived};
+use upload::MediaSink;
+
+pub use media::ApiKey;
+pub use settings::{build, AwsArchiver, KeySource, Settings};
+
+/// The archiver: its three ports, built once at cold start.
+pub struct Archiver<M, S, R> {
+    media: M,
+    sink: S,
+    log: R,
+    prefix: String,
+    media_base_url: String,
+}
+
+/// What happened to one message, for the log and the batch response.
+#[derive(Debug)]
+struct Handled {
+    message: MediaMessage,
+    outcome: Archived,
+    recorded: Recorded,
+}
+
+impl<M: MediaSource, S: MediaSink, R: OutcomeLog> Archiver<M, S, R> {
+    /// Reads media from `media`, writes it to `sink` under `prefix`, records outcomes in `log`;
+    /// `media_base_url` replaces the scheme and host of each message's `media_url`.
+    pub fn new(media: M, sink: S, log: R, prefix: &str, media_base_url: &str) -> Self {
+        Archiver {
+            media,
+            sink,
+            log,
+            prefix: prefix.to_owned(),
+            media_base_url: media_base_url.to_owned(),
+        }
+    }
+
+    /// Handles one SQS batch: every message is tried; those worth retrying are reported as failures.
+    pub async fn handle(&self, event: SqsEvent) -> SqsBatchResponse {
+        let mut failures = Vec::new();
+        for record in event.records {
+            let id = record.message_id.clone().unwrap_or_default();
+            let started = Instant::now();
+            let result = self
+                .process(record.body.as_deref().unwrap_or_default())
+                .await;
+            let ms = started.elapsed().as_millis() as u64;
+            match &result {
+                Ok(handled) => tracing::info!(
+                    message_id = %id,
+                    event = %handled.message.event,
+                    media_sid = rules::media_sid(&handled.message).unwrap_or("-"),
+                    outcome = handled.outcome.word(),
+                    repeat = handled.recorded == Recorded::Repeat,
+                    ms,
+                    "media archived"
+                ),
+                Err(err @ ArchiveError::MediaGone(_)) => {
+                    tracing::warn!(message_id = %id, error = %err, ms, "media gone at Twilio: recorded and acknowledged")
+                }
+                Err(err) => {
+                    tracing::error!(message_id = %id, error = %err, ms, "media not archived; the message will be retried")
+                }
+            }
+            if let Err(err) = result {
+                if err.retry() {
+                    failures.push(BatchItemFailure {
+                        item_identifier: id,
+                    });
+                }
+            }
+        }
+        SqsBatchResponse {
+            batch_item_failures: failures,
+        }
+    }
+
+    async fn process(&self, body: &str) -> Result<Handled, ArchiveError> {
+        let message = rules::read_message(body)?;
+        let result = self.archive(&message).await;
+        // The outcome's time: when the copy finished (or was found done), not when the message arrived.
+        let at = crate::twilio::timestamp::format(OffsetDateTime::now_utc());
+        match result {
+            Ok(outcome) => {
+                let recorded = self
+                    .log
+                    .record(ArchiveRecord::archived(&message, &outcome, &at))
+                    .await?;
+                Ok(Handled {
+                    message,
+                    outcome,
+                    recorded,
+                })
+            }
+            Err(gone @ ArchiveError::MediaGone(_)) => {
+                self.log
+                    .record(ArchiveRecord::failed(&message, &gone.to_string(), &at))
+                    .await?;
+                Err(gone)
+            }
+            Err(err) => Err(err),
+        }
+    }
+
+    async fn archive(&self, message: &MediaMessage) -> Result<Archived, ArchiveError> {
+        if let Some(location) = message
+            .media_external_location
+            .as_ref()
+            .filter(|l| !l.is_empty())
+        {
+            return Ok(Archived::External {
+                location: location.clone(),
+            });
+        }
+        if let Some(size) = message.size {
+            let stem = rules::object_key(&self.prefix, message, "")?;
+            if let Some(s3_uri) = self.sink.find(&stem, size).await? {
+                return Ok(Archived::AlreadyThere { s3_uri, size });
+            }
+        }
+        let media_url = message.media_url.as_deref().ok_or_else(|| {
+            ArchiveError::InvalidMessage("no media_url and no media_external_location".into())
+        })?;
+        let url = rules::rebase(media_url, &self.media_base_url)?;
+        let media = self.media.open(&url).await?;
+        let content_type = media.content_type.clone();
+        let ext = rules::extension(message, Some(&content_type));
+        let key = rules::object_key(&self.prefix, message, &ext)?;
+        let uploaded = self
+            .sink
+            .upload(&key, media, metadata(message), message.size)
+            .await?;
+        Ok(Archived::Copied {
+            s3_uri: uploaded.s3_uri,
+            size: uploaded.size,
+            content_type,
+        })
+    }
+}
+
+/// Object metadata: what the media is, so the bucket can be understood without the table.
+fn metadata(message: &MediaMessage) -> HashMap<String, String> {
+    let mut metadata = HashMap::new();
+    let mut put = |name: &str, value: Option<String>| {
+        if let Some(value) = value {
+            metadata.insert(name.to_owned(), value);
+        }
+    };
+    put("account-sid", Some(message.account_sid.clone()));
+    put("room-sid", Some(message.room_sid.clone()));
+    put("participant-sid", message.participant_sid.clone());
+    put("recording-sid", message.recording_sid.clone());
+    put("composition-sid", message.composition_sid.clone());
+    put("codec", message.codec.as_ref().map(|c| c.to_string()));
+    put("duration", message.duration.map(|d| d.to_string()));
+    put("idempotency-key", Some(message.idempotency_key.clone()));
+    metadata
+}
+
+#[cfg(test)]
+mod tests;

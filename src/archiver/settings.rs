@@ -1,0 +1,265 @@
+//! The archiver's settings, read from the environment, and its one-time construction at cold start.
+
+use std::time::Duration;
+
+use aws_config::SdkConfig;
+
+use crate::archiver::media::{ApiKey, TwilioMedia};
+use crate::archiver::record::DynamoOutcomes;
+use crate::archiver::rules::DEFAULT_PREFIX;
+use crate::archiver::upload::S3Archive;
+use crate::archiver::Archiver;
+use crate::aws::{sdk, ssm};
+use crate::env::{self, ConfigError, Lookup};
+use crate::message::TWILIO_VIDEO_BASE_URL;
+
+/// Where the Twilio API key comes from.
+#[derive(Debug, Clone)]
+pub enum KeySource {
+    /// `TWILIO_API_KEY_SID` and `TWILIO_API_KEY_SECRET`.
+    Inline(ApiKey),
+    /// `TWILIO_API_KEY_PARAMETER`: the name of an SSM SecureString holding `SID:SECRET`.
+    SsmParameter(String),
+}
+
+/// Everything the archiver reads from its environment.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// `ARCHIVE_BUCKET`.
+    pub bucket: String,
+    /// `ARCHIVE_PREFIX` (default `twilio-video/`).
+    pub prefix: String,
+    /// `EVENTS_TABLE`: where outcomes are recorded.
+    pub table: String,
+    /// `TWILIO_MEDIA_BASE_URL` (default `https://video.twilio.com`): replaces `media_url`'s scheme and host.
+    pub media_base_url: String,
+    /// The Twilio API key, or where to find it.
+    pub key: KeySource,
+    /// Bytes per multipart part (S3's minimum is 5 MiB; memory use is about twice this).
+    pub part_size: usize,
+    /// How long to wait for response headers, and between two chunks of a body, before giving up.
+    pub read_timeout: Duration,
+}
+
+impl Settings {
+    /// Defaults around the required values.
+    pub fn new(bucket: impl Into<String>, table: impl Into<String>, key: KeySource) -> Self {
+        Settings {
+            bucket: bucket.into(),
+            prefix: DEFAULT_PREFIX.to_owned(),
+            table: table.into(),
+            media_base_url: TWILIO_VIDEO_BASE_URL.to_owned(),
+            key,
+            part_size: 8 * 1024 * 1024,
+            read_timeout: Duration::from_secs(30),
+        }
+    }
+
+    /// Reads the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(env::process)
+    }
+
+    /// Reads settings through `lookup` (the environment, or a map in tests).
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let bucket = lookup.require(
+            "ARCHIVE_BUCKET",
+            "set it to the S3 bucket that receives the media",
+        )?;
+        let table = lookup.require(
+            "EVENTS_TABLE",
+            "set it to the DynamoDB table where outcomes are recorded",
+        )?;
+        let key = match (
+            lookup.get("TWILIO_API_KEY_SID"),
+            lookup.get("TWILIO_API_KEY_SECRET"),
+            lookup.get("TWILIO_API_KEY_PARAMETER"),
+        ) {
+            (Some(sid), Some(secret), None) => KeySource::Inline(ApiKey::new(sid, secret)),
+            (None, None, Some(parameter)) => KeySource::SsmParameter(parameter),
+            (None, None, None) => {
+                return Err(ConfigError::Missing {
+                    name: "TWILIO_API_KEY_PARAMETER",
+                    hint: "set it to the name of an SSM SecureString holding SID:SECRET of a Twilio API key, \
+                           or set TWILIO_API_KEY_SID and TWILIO_API_KEY_SECRET",
+                })
+            }
+            _ => {
+                return Err(ConfigError::Invalid {
+                    name: "TWILIO_API_KEY_SID",
+                    reason: "set both TWILIO_API_KEY_SID and TWILIO_API_KEY_SECRET, or only \
+                             TWILIO_API_KEY_PARAMETER"
+                        .into(),
+                })
+            }
+        };
+        let mut settings = Settings::new(bucket, table, key);
+        if let Some(prefix) = lookup.get("ARCHIVE_PREFIX") {
+            settings.prefix = prefix;
+        }
+        if let Some(base) = lookup.get("TWILIO_MEDIA_BASE_URL") {
+            if !(base.starts_with("https://") || base.starts_with("http://")) {
+                return Err(ConfigError::Invalid {
+                    name: "TWILIO_MEDIA_BASE_URL",
+                    reason: format!("{base:?} is not an http(s) URL"),
+                });
+            }
+            settings.media_base_url = base;
+        }
+        Ok(settings)
+    }
+}
+
+/// Resolves the API key, reading SSM (with decryption) when the settings name a parameter.
+pub async fn resolve_key(source: &KeySource, sdk: &SdkConfig) -> Result<ApiKey, ConfigError> {
+    match source {
+        KeySource::Inline(key) => Ok(key.clone()),
+        KeySource::SsmParameter(parameter) => {
+            let value = ssm::secure_string(sdk, parameter).await?;
+            ApiKey::parse(&value).ok_or_else(|| ConfigError::Ssm {
+                parameter: parameter.clone(),
+                reason: "it must hold SID:SECRET of a Twilio API key".into(),
+            })
+        }
+    }
+}
+
+/// The archiver as deployed: Twilio over HTTPS, S3, DynamoDB.
+pub type AwsArchiver = Archiver<TwilioMedia, S3Archive, DynamoOutcomes>;
+
+/// Builds the archiver once: the API key, the clients.
+pub async fn build(settings: &Settings, sdk: &SdkConfig) -> Result<AwsArchiver, ConfigError> {
+    let key = resolve_key(&settings.key, sdk).await?;
+    let media =
+        TwilioMedia::new(key, settings.read_timeout).map_err(|err| ConfigError::Invalid {
+            name: "TLS",
+            reason: err.to_string(),
+        })?;
+    let sink = S3Archive::new(
+        sdk::s3_client(sdk),
+        &settings.bucket,
+        settings.part_size,
+        settings.read_timeout,
+    );
+    let log = DynamoOutcomes::new(aws_sdk_dynamodb::Client::new(sdk), &settings.table);
+    Ok(Archiver::new(
+        media,
+        sink,
+        log,
+        &settings.prefix,
+        &settings.media_base_url,
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn settings(vars: &[(&str, &str)]) -> Result<Settings, ConfigError> {
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Settings::from_lookup(|name| map.get(name).cloned())
+    }
+
+    const BASE: &[(&str, &str)] = &[
+        ("ARCHIVE_BUCKET", "media"),
+        ("EVENTS_TABLE", "events"),
+        ("TWILIO_API_KEY_PARAMETER", "/twilio/key"),
+    ];
+
+    #[test]
+    fn defaults_around_the_required_values() {
+        let Ok(s) = settings(BASE) else {
+            panic!("the base settings are valid")
+        };
+        assert_eq!(s.bucket, "media");
+        assert_eq!(s.table, "events");
+        assert_eq!(s.prefix, "twilio-video/");
+        assert_eq!(s.media_base_url, TWILIO_VIDEO_BASE_URL);
+        assert!(matches!(s.key, KeySource::SsmParameter(p) if p == "/twilio/key"));
+    }
+
+    #[test]
+    fn bucket_and_table_are_required_and_named() {
+        for missing in ["ARCHIVE_BUCKET", "EVENTS_TABLE"] {
+            let vars: Vec<_> = BASE
+                .iter()
+                .copied()
+                .filter(|(k, _)| *k != missing)
+                .collect();
+            let err = settings(&vars).err();
+            assert!(
+                matches!(err, Some(ConfigError::Missing { name, .. }) if name == missing),
+                "{missing}: {err:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_key_is_inline_or_a_parameter_never_both_nor_half() {
+        let no_parameter: Vec<_> = BASE[..2].to_vec();
+        let inline = settings(
+            &[
+                &no_parameter[..],
+                &[
+                    ("TWILIO_API_KEY_SID", "SK1"),
+                    ("TWILIO_API_KEY_SECRET", "s"),
+                ],
+            ]
+            .concat(),
+        );
+        assert!(
+            matches!(&inline, Ok(Settings { key: KeySource::Inline(k), .. }) if k.sid() == "SK1"),
+            "{inline:?}"
+        );
+        let none = settings(&no_parameter);
+        assert!(matches!(
+            none,
+            Err(ConfigError::Missing {
+                name: "TWILIO_API_KEY_PARAMETER",
+                ..
+            })
+        ));
+        let half = settings(&[&no_parameter[..], &[("TWILIO_API_KEY_SID", "SK1")]].concat());
+        assert!(matches!(half, Err(ConfigError::Invalid { .. })));
+        let both = settings(
+            &[
+                BASE,
+                &[
+                    ("TWILIO_API_KEY_SID", "SK1"),
+                    ("TWILIO_API_KEY_SECRET", "s"),
+                ],
+            ]
+            .concat(),
+        );
+        assert!(matches!(both, Err(ConfigError::Invalid { .. })));
+    }
+
+    #[test]
+    fn prefix_and_media_base_url_are_read_and_the_url_checked() {
+        let ok = settings(
+            &[
+                BASE,
+                &[
+                    ("ARCHIVE_PREFIX", "media/"),
+                    ("TWILIO_MEDIA_BASE_URL", "http://127.0.0.1:9"),
+                ],
+            ]
+            .concat(),
+        );
+        assert!(
+            matches!(&ok, Ok(s) if s.prefix == "media/" && s.media_base_url == "http://127.0.0.1:9")
+        );
+        let bad_url = settings(&[BASE, &[("TWILIO_MEDIA_BASE_URL", "video.twilio.com")]].concat());
+        assert!(matches!(
+            bad_url,
+            Err(ConfigError::Invalid {
+                name: "TWILIO_MEDIA_BASE_URL",
+                ..
+            })
+        ));
+    }
+}

@@ -1,0 +1,110 @@
+//! Where media events go: the [`MediaQueue`] port, its SQS adapter and an in-memory one.
+
+use std::future::Future;
+use std::sync::Mutex;
+
+use aws_sdk_sqs::types::MessageAttributeValue;
+
+use crate::aws::error::{BackendError, Service};
+use crate::message::MediaMessage;
+
+/// The media queue, reduced to the one call the receiver makes.
+pub trait MediaQueue: Send + Sync {
+    /// Sends one message; returns once the queue has accepted it.
+    fn send(&self, message: &MediaMessage)
+        -> impl Future<Output = Result<(), BackendError>> + Send;
+}
+
+/// The media queue in SQS (standard or FIFO).
+#[derive(Debug, Clone)]
+pub struct SqsMediaQueue {
+    client: aws_sdk_sqs::Client,
+    url: String,
+}
+
+impl SqsMediaQueue {
+    /// Sends to the queue at `url` through `client` (built once at cold start).
+    pub fn new(client: aws_sdk_sqs::Client, url: impl Into<String>) -> Self {
+        SqsMediaQueue {
+            client,
+            url: url.into(),
+        }
+    }
+
+    /// Opens the client's connection during init, so the first media callback does not pay for it: one
+    /// GetQueueAttributes asking for no attribute (the cheapest call the receiver's role allows; it
+    /// still proves the queue exists and the role may use it).
+    pub async fn warm_up(&self) -> Result<(), BackendError> {
+        self.client
+            .get_queue_attributes()
+            .queue_url(&self.url)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|err| BackendError::from_sdk(Service::Sqs, err))
+    }
+
+    /// Whether the queue is FIFO (its URL ends in `.fifo`).
+    pub fn is_fifo(&self) -> bool {
+        self.url.ends_with(".fifo")
+    }
+}
+
+impl MediaQueue for SqsMediaQueue {
+    async fn send(&self, message: &MediaMessage) -> Result<(), BackendError> {
+        let body = serde_json::to_string(message).map_err(|err| BackendError::Rejected {
+            service: Service::Sqs,
+            detail: format!("message does not serialize: {err}"),
+        })?;
+        let event = MessageAttributeValue::builder()
+            .data_type("String")
+            .string_value(&message.event)
+            .build()
+            .map_err(|err| BackendError::Rejected {
+                service: Service::Sqs,
+                detail: format!("message attribute: {err}"),
+            })?;
+        let mut request = self
+            .client
+            .send_message()
+            .queue_url(&self.url)
+            .message_body(body)
+            .message_attributes("event", event);
+        if self.is_fifo() {
+            request = request
+                .message_group_id(message.group_id())
+                .message_deduplication_id(&message.idempotency_key);
+        }
+        request
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|err| BackendError::from_sdk(Service::Sqs, err))
+    }
+}
+
+/// An in-memory queue, for unit tests and examples.
+#[derive(Debug, Default)]
+pub struct MemoryMediaQueue {
+    sent: Mutex<Vec<MediaMessage>>,
+}
+
+impl MemoryMediaQueue {
+    /// Every message sent, in order.
+    pub fn sent(&self) -> Vec<MediaMessage> {
+        self.sent
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+}
+
+impl MediaQueue for MemoryMediaQueue {
+    async fn send(&self, message: &MediaMessage) -> Result<(), BackendError> {
+        self.sent
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push(message.clone());
+        Ok(())
+    }
+}

@@ -1,0 +1,393 @@
+//! The events table's item: one per distinct callback, filed in its room's timeline.
+//!
+//! Key design:
+//! - `pk` is the room SID (or, for a callback without one, the composition or hook SID it reports on),
+//!   so one Query returns a room's whole timeline: room, participants, tracks, recordings, compositions.
+//! - `sk` is `{timestamp}#{event}#{idempotency_key}`: the normalized UTC timestamp first, so the
+//!   timeline comes back in time order; the digest of every parameter last, so two different callbacks
+//!   never share a key while a redelivery of the same callback always does.
+
+use std::collections::{BTreeMap, HashMap};
+
+use aws_sdk_dynamodb::types::AttributeValue;
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use time::OffsetDateTime;
+
+use crate::twilio::callback::{Callback, CallbackFields, EventKind, ParamValue, Params};
+
+/// One stored callback, exactly as written to DynamoDB.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredEvent {
+    /// Partition key: the timeline's SID (`RoomSid`, else `CompositionSid`, else `HookSid`).
+    pub pk: String,
+    /// Sort key: `{timestamp}#{event}#{idempotency_key}`.
+    pub sk: String,
+    /// `StatusCallbackEvent` as received.
+    pub event: String,
+    /// Every form parameter exactly as received, documented or not; a repeated name holds a list.
+    pub params: BTreeMap<String, ParamValue>,
+    /// The documented parameters, typed (numbers as numbers), as top-level snake_case attributes.
+    #[serde(flatten)]
+    pub fields: CallbackFields,
+    /// SHA-256 (hex) of every parameter name and value: equal for a redelivery, different otherwise.
+    pub idempotency_key: String,
+    /// When this receiver first stored the callback (UTC, RFC 3339).
+    pub received_at: String,
+    /// Epoch seconds after which DynamoDB's TTL may delete the item (only with `EVENT_RETENTION_DAYS`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<i64>,
+}
+
+impl StoredEvent {
+    /// Builds the item for `callback` (consumed: its values move into the item), received at
+    /// `received_at`, kept `retention_days` if set.
+    pub fn new(
+        callback: Callback,
+        received_at: OffsetDateTime,
+        retention_days: Option<u32>,
+    ) -> Self {
+        let idempotency_key = idempotency_key(&callback.params);
+        let timestamp = crate::twilio::timestamp::format(callback.fields.timestamp);
+        let pk = callback.timeline_sid().unwrap_or_default().to_owned();
+        StoredEvent {
+            pk,
+            sk: format!("{timestamp}#{}#{idempotency_key}", callback.event),
+            event: callback.event.as_str().to_owned(),
+            params: callback.params.into_map(),
+            fields: callback.fields,
+            idempotency_key,
+            received_at: crate::twilio::timestamp::format(received_at),
+            expires_at: retention_days
+                .map(|days| received_at.unix_timestamp() + i64::from(days) * 24 * 60 * 60),
+        }
+    }
+}
+
+impl StoredEvent {
+    /// The item as DynamoDB attribute values: exactly what `serde_dynamo::to_item` writes (the tests check
+    /// it for every field), but built by moving the strings instead of copying them, into one pre-sized
+    /// map: this is the most expensive step of a callback, and this way costs a third of serde_dynamo's.
+    pub fn into_attributes(self) -> HashMap<String, AttributeValue> {
+        let mut item = HashMap::with_capacity(48);
+        push_fields(self.fields, &mut item);
+        let params = self
+            .params
+            .into_iter()
+            .map(|(name, value)| {
+                let value = match value {
+                    ParamValue::Single(value) => AttributeValue::S(value),
+                    ParamValue::Repeated(values) => {
+                        AttributeValue::L(values.into_iter().map(AttributeValue::S).collect())
+                    }
+                };
+                (name, value)
+            })
+            .collect();
+        item.insert("pk".to_owned(), AttributeValue::S(self.pk));
+        item.insert("sk".to_owned(), AttributeValue::S(self.sk));
+        item.insert("event".to_owned(), AttributeValue::S(self.event));
+        item.insert("params".to_owned(), AttributeValue::M(params));
+        item.insert(
+            "idempotency_key".to_owned(),
+            AttributeValue::S(self.idempotency_key),
+        );
+        item.insert(
+            "received_at".to_owned(),
+            AttributeValue::S(self.received_at),
+        );
+        if let Some(expires_at) = self.expires_at {
+            item.insert(
+                "expires_at".to_owned(),
+                AttributeValue::N(expires_at.to_string()),
+            );
+        }
+        item
+    }
+
+    /// The `StatusCallbackEvent`, typed.
+    pub fn event_kind(&self) -> EventKind {
+        EventKind::from(self.event.as_str())
+    }
+}
+
+/// The typed fields as attribute values, moved into `item`: what `serde_dynamo` writes for
+/// [`CallbackFields`] (absent fields left out, numbers as `N`), which the tests check field by field.
+fn push_fields(fields: CallbackFields, item: &mut HashMap<String, AttributeValue>) {
+    let mut text = |name: &str, value: Option<String>| {
+        if let Some(value) = value {
+            item.insert(name.to_owned(), AttributeValue::S(value));
+        }
+    };
+    text("account_sid", Some(fields.account_sid));
+    text(
+        "timestamp",
+        Some(crate::twilio::timestamp::format(fields.timestamp)),
+    );
+    text("room_sid", fields.room_sid);
+    text("room_name", fields.room_name);
+    text(
+        "room_status",
+        fields.room_status.map(|v| v.as_str().to_owned()),
+    );
+    text("room_type", fields.room_type.map(|v| v.as_str().to_owned()));
+    text("participant_sid", fields.participant_sid);
+    text(
+        "participant_status",
+        fields.participant_status.map(|v| v.as_str().to_owned()),
+    );
+    text("participant_identity", fields.participant_identity);
+    text("track_sid", fields.track_sid);
+    text(
+        "track_kind",
+        fields.track_kind.map(|v| v.as_str().to_owned()),
+    );
+    text("recording_sid", fields.recording_sid);
+    text("recording_uri", fields.recording_uri);
+    text("source_sid", fields.source_sid);
+    text("track_name", fields.track_name);
+    text("type", fields.media_type.map(|v| v.as_str().to_owned()));
+    text("container", fields.container.map(|v| v.as_str().to_owned()));
+    text("codec", fields.codec.map(|v| v.as_str().to_owned()));
+    text("media_uri", fields.media_uri);
+    text("media_external_location", fields.media_external_location);
+    text(
+        "failed_operation",
+        fields.failed_operation.map(|v| v.as_str().to_owned()),
+    );
+    text("error_message", fields.error_message);
+    text("hook_sid", fields.hook_sid);
+    text("hook_uri", fields.hook_uri);
+    text("hook_friendly_name", fields.hook_friendly_name);
+    text("composition_sid", fields.composition_sid);
+    text("composition_uri", fields.composition_uri);
+    let mut number = |name: &str, value: Option<u64>| {
+        if let Some(value) = value {
+            item.insert(name.to_owned(), AttributeValue::N(value.to_string()));
+        }
+    };
+    number("room_duration", fields.room_duration);
+    number("sequence_number", fields.sequence_number);
+    number("participant_duration", fields.participant_duration);
+    number(
+        "offset_from_twilio_video_epoch",
+        fields.offset_from_twilio_video_epoch,
+    );
+    number("duration", fields.duration);
+    number("size", fields.size);
+    number("percentage_done", fields.percentage_done);
+    number("seconds_remaining", fields.seconds_remaining);
+}
+
+/// SHA-256 over every (name, value) pair, sorted, each length-prefixed so no two different parameter
+/// sets can encode alike. Order of arrival does not matter; any change to any name or value does.
+pub fn idempotency_key(params: &Params) -> String {
+    let mut hasher = Sha256::new();
+    for (name, value) in crate::twilio::signature::in_order(params.pairs()).iter() {
+        for part in [name, value] {
+            hasher.update((part.len() as u64).to_be_bytes());
+            hasher.update(part.as_bytes());
+        }
+    }
+    hex::encode(hasher.finalize())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::twilio::callback::EventKind;
+
+    fn params(pairs: &[(&str, &str)]) -> Params {
+        Params::new(
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        )
+    }
+
+    fn participant_connected(extra: &[(&str, &str)]) -> Callback {
+        let mut pairs = vec![
+            ("AccountSid", "AC00000000000000000000000000000001"),
+            ("StatusCallbackEvent", "participant-connected"),
+            ("Timestamp", "2026-11-27T09:00:00.250+01:00"),
+            ("RoomSid", "RM00000000000000000000000000000001"),
+            ("RoomName", "standup"),
+            ("RoomStatus", "in-progress"),
+            ("RoomType", "group"),
+            ("SequenceNumber", "3"),
+            ("ParticipantSid", "PA00000000000000000000000000000001"),
+            ("ParticipantStatus", "connected"),
+            ("ParticipantIdentity", "alice"),
+        ];
+        pairs.extend_from_slice(extra);
+        Callback::parse(params(&pairs)).unwrap_or_else(|err| panic!("{err}"))
+    }
+
+    fn at(text: &str) -> OffsetDateTime {
+        crate::twilio::timestamp::parse(text).unwrap_or_else(|| panic!("bad time {text}"))
+    }
+
+    #[test]
+    fn keys_file_the_callback_in_its_room_in_time_order() {
+        let callback = participant_connected(&[]);
+        let item = StoredEvent::new(callback.clone(), at("2026-11-27T08:00:01Z"), None);
+        assert_eq!(item.pk, "RM00000000000000000000000000000001");
+        assert!(
+            item.sk
+                .starts_with("2026-11-27T08:00:00.250Z#participant-connected#"),
+            "{}",
+            item.sk
+        );
+        assert!(item.sk.ends_with(&item.idempotency_key));
+        assert_eq!(item.event, "participant-connected");
+        assert_eq!(item.received_at, "2026-11-27T08:00:01.000Z");
+        assert_eq!(item.expires_at, None);
+    }
+
+    #[test]
+    fn redelivery_shares_the_key_and_any_difference_does_not() {
+        let first = StoredEvent::new(participant_connected(&[]), at("2026-11-27T08:00:01Z"), None);
+        let again = StoredEvent::new(participant_connected(&[]), at("2026-11-27T08:05:00Z"), None);
+        assert_eq!(
+            (first.pk.as_str(), first.sk.as_str()),
+            (again.pk.as_str(), again.sk.as_str())
+        );
+        let other = StoredEvent::new(
+            participant_connected(&[("Extra", "x")]),
+            at("2026-11-27T08:00:01Z"),
+            None,
+        );
+        assert_ne!(first.sk, other.sk);
+    }
+
+    #[test]
+    fn idempotency_key_ignores_order_but_not_boundaries() {
+        let ab = idempotency_key(&params(&[("A", "1"), ("B", "2")]));
+        let ba = idempotency_key(&params(&[("B", "2"), ("A", "1")]));
+        assert_eq!(ab, ba);
+        assert_eq!(ab.len(), 64);
+        // Moving a character across the name/value boundary changes the key.
+        assert_ne!(
+            idempotency_key(&params(&[("AB", "C")])),
+            idempotency_key(&params(&[("A", "BC")]))
+        );
+    }
+
+    #[test]
+    fn retention_sets_ttl_from_receipt_time() {
+        let received = at("2026-11-27T08:00:00Z");
+        let item = StoredEvent::new(participant_connected(&[]), received, Some(30));
+        assert_eq!(
+            item.expires_at,
+            Some(received.unix_timestamp() + 30 * 86_400)
+        );
+    }
+
+    #[test]
+    fn every_parameter_is_kept_including_undocumented_and_repeated_ones() {
+        let callback = participant_connected(&[("NotInSpec", "kept"), ("Tag", "a"), ("Tag", "b")]);
+        let item = StoredEvent::new(callback.clone(), at("2026-11-27T08:00:00Z"), None);
+        assert_eq!(item.params.len(), 13);
+        assert_eq!(
+            item.params.get("NotInSpec"),
+            Some(&ParamValue::Single("kept".into()))
+        );
+        assert_eq!(
+            item.params.get("Tag"),
+            Some(&ParamValue::Repeated(vec!["a".into(), "b".into()]))
+        );
+        assert_eq!(
+            item.params.get("Timestamp"),
+            Some(&ParamValue::Single("2026-11-27T09:00:00.250+01:00".into()))
+        );
+    }
+
+    #[test]
+    fn moved_attributes_equal_serde_dynamo_for_repeats_and_ttl() {
+        let callback = participant_connected(&[("Tag", "a"), ("Tag", "b"), ("NotInSpec", "x")]);
+        let item = StoredEvent::new(callback, at("2026-11-27T08:00:00Z"), Some(7));
+        let expected: HashMap<String, AttributeValue> =
+            serde_dynamo::to_item(&item).unwrap_or_else(|err| panic!("{err}"));
+        let moved = item.into_attributes();
+        assert_eq!(moved, expected);
+        assert!(
+            matches!(moved.get("params"), Some(AttributeValue::M(p)) if matches!(p.get("Tag"), Some(AttributeValue::L(l)) if l.len() == 2))
+        );
+    }
+
+    #[test]
+    fn moved_attributes_equal_serde_dynamo_with_every_documented_parameter() {
+        let mut pairs: Vec<(&str, &str)> = vec![
+            ("AccountSid", "AC1"),
+            ("StatusCallbackEvent", "every-parameter"),
+            ("Timestamp", "2026-11-27T09:00:00.123Z"),
+        ];
+        for rule in crate::twilio::callback::PARAMETER_RULES {
+            if pairs.iter().any(|(name, _)| *name == rule.name) {
+                continue;
+            }
+            let value = match rule.name {
+                "RoomDuration"
+                | "SequenceNumber"
+                | "ParticipantDuration"
+                | "OffsetFromTwilioVideoEpoch"
+                | "Duration"
+                | "Size"
+                | "PercentageDone"
+                | "SecondsRemaining" => "7",
+                _ => "x",
+            };
+            pairs.push((rule.name, value));
+        }
+        let callback = Callback::parse(params(&pairs)).unwrap_or_else(|err| panic!("{err}"));
+        let fields = serde_json::to_value(&callback.fields).unwrap_or_default();
+        assert_eq!(
+            fields.as_object().map(|o| o.len()),
+            Some(35),
+            "every typed field is set"
+        );
+        let item = StoredEvent::new(callback, at("2026-11-27T08:00:00Z"), Some(7));
+        let expected: HashMap<String, AttributeValue> =
+            serde_dynamo::to_item(&item).unwrap_or_else(|err| panic!("{err}"));
+        let moved = item.into_attributes();
+        assert_eq!(moved, expected);
+    }
+
+    #[test]
+    fn item_serializes_typed_fields_as_dynamodb_numbers_and_strings() {
+        use aws_sdk_dynamodb::types::AttributeValue;
+        let callback = participant_connected(&[]);
+        let item = StoredEvent::new(callback.clone(), at("2026-11-27T08:00:00Z"), Some(1));
+        let attributes: std::collections::HashMap<String, AttributeValue> =
+            serde_dynamo::to_item(&item).unwrap_or_else(|err| panic!("{err}"));
+        assert_eq!(
+            attributes.get("sequence_number"),
+            Some(&AttributeValue::N("3".into()))
+        );
+        assert_eq!(
+            attributes.get("room_type"),
+            Some(&AttributeValue::S("group".into()))
+        );
+        assert_eq!(
+            attributes.get("timestamp"),
+            Some(&AttributeValue::S("2026-11-27T08:00:00.250Z".into()))
+        );
+        assert!(
+            matches!(attributes.get("params"), Some(AttributeValue::M(map)) if map.len() == 11)
+        );
+        assert!(matches!(
+            attributes.get("expires_at"),
+            Some(AttributeValue::N(_))
+        ));
+        assert!(
+            !attributes.contains_key("track_sid"),
+            "absent parameters are not written"
+        );
+        let back: StoredEvent =
+            serde_dynamo::from_item(attributes).unwrap_or_else(|err| panic!("{err}"));
+        assert_eq!(back, item);
+        assert_eq!(callback.event, EventKind::ParticipantConnected);
+    }
+}

@@ -1,0 +1,8 @@
+//! The `callback-receiver` Lambda: the API Gateway edge ([`gateway`]) turns an event into a request; the
+//! [`handler`] verifies, parses, stores and enqueues it; [`item`] is the stored item's shape; [`settings`]
+//! reads the environment and builds the receiver once at cold start.
+
+pub mod gateway;
+pub mod handler;
+pub mod item;
+pub mod settings;

@@ -1,0 +1,21 @@
+//! The integration tests, one crate (one link step): the real handler and archiver with the real SDK
+//! clients against moto's server on loopback (started by `scripts/test.sh`), a fake Twilio where Twilio
+//! is needed, and a fault-injecting proxy where failures are.
+//!
+//! - [`receiver`]: every documented event through the real function into DynamoDB and SQS.
+//! - [`events`]: every file in `events/` through the handler, as `sam local invoke` would send it.
+//! - [`faults`]: Twilio's redeliveries against a failing DynamoDB and SQS; nothing acknowledged is lost.
+//! - [`hostile`]: generated hostile input through the Lambda edge.
+//! - [`archiver`]: the media archiver against moto's S3 and a fake Twilio media server.
+//! - [`schema`]: the media message's JSON Schema against the type that writes it.
+//! - [`alone`]: the load and large-file tests, which measure memory and run on their own.
+//! - `helpers`: moto set-up, fixtures, the fake Twilio, the fault proxy.
+
+mod alone;
+mod archiver;
+mod events;
+mod faults;
+mod helpers;
+mod hostile;
+mod receiver;
+mod schema;
