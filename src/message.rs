@@ -83,7 +83,8 @@ pub struct MediaMessage {
 }
 
 impl MediaMessage {
-    /// The message for a stored media callback; `None` for every other event.
+    /// The message for a stored media callback; `None` for every other event, and for a media callback
+    /// that lacks what a message must carry (its account, room and recording or composition SID).
     pub fn for_item(item: &StoredEvent) -> Option<Self> {
         let kind = item.event_kind();
         if !kind.is_media() {
@@ -91,12 +92,22 @@ impl MediaMessage {
         }
         let fields = &item.fields;
         let is_recording = kind == EventKind::RecordingCompleted;
+        let media_sid = if is_recording {
+            &fields.recording_sid
+        } else {
+            &fields.composition_sid
+        };
+        let present = |value: &Option<String>| value.as_deref().is_some_and(|v| !v.is_empty());
+        let room_sid = fields.room_sid.clone().filter(|sid| !sid.is_empty())?;
+        if fields.account_sid.is_empty() || !present(media_sid) {
+            return None;
+        }
         Some(MediaMessage {
             schema_version: SCHEMA_VERSION,
             event: item.event.clone(),
             idempotency_key: item.idempotency_key.clone(),
             account_sid: fields.account_sid.clone(),
-            room_sid: item.pk.clone(),
+            room_sid,
             room_name: fields.room_name.clone(),
             recording_sid: fields.recording_sid.clone().filter(|_| is_recording),
             composition_sid: fields.composition_sid.clone().filter(|_| !is_recording),

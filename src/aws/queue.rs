@@ -1,4 +1,5 @@
-//! Where media events go: the [`MediaQueue`] port, its SQS adapter and an in-memory one.
+//! Where media events go ([`MediaQueue`]) and where a request that cannot be kept now waits
+//! ([`SpillQueue`]): the two ports, their SQS adapters and in-memory ones.
 
 use std::future::Future;
 use std::sync::Mutex;
@@ -7,6 +8,7 @@ use aws_sdk_sqs::types::MessageAttributeValue;
 
 use crate::aws::error::{BackendError, Service};
 use crate::message::MediaMessage;
+use crate::receiver::spill::Spilled;
 
 /// The media queue, reduced to the one call the receiver makes.
 pub trait MediaQueue: Send + Sync {
@@ -105,6 +107,96 @@ impl MediaQueue for MemoryMediaQueue {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .push(message.clone());
+        Ok(())
+    }
+}
+
+/// The spill queue, reduced to the one call the receiver makes: a verified request it could not store
+/// or enqueue now, kept until the spill consumer can.
+pub trait SpillQueue: Send + Sync {
+    /// Sends one spilled request; returns once the queue has accepted it.
+    fn spill(&self, spilled: &Spilled) -> impl Future<Output = Result<(), BackendError>> + Send;
+}
+
+/// No spill queue (`SPILL_QUEUE_URL` unset): never constructed, only names the type.
+#[derive(Debug, Clone, Copy)]
+pub enum NoSpill {}
+
+impl SpillQueue for NoSpill {
+    async fn spill(&self, _: &Spilled) -> Result<(), BackendError> {
+        match *self {}
+    }
+}
+
+/// The spill queue in SQS (standard).
+#[derive(Debug, Clone)]
+pub struct SqsSpillQueue {
+    client: aws_sdk_sqs::Client,
+    url: String,
+}
+
+impl SqsSpillQueue {
+    /// Sends to the queue at `url` through `client` (built once at cold start).
+    pub fn new(client: aws_sdk_sqs::Client, url: impl Into<String>) -> Self {
+        SqsSpillQueue {
+            client,
+            url: url.into(),
+        }
+    }
+}
+
+impl SpillQueue for SqsSpillQueue {
+    async fn spill(&self, spilled: &Spilled) -> Result<(), BackendError> {
+        let body = serde_json::to_string(spilled).map_err(|err| BackendError::Rejected {
+            service: Service::Sqs,
+            detail: format!("spilled request does not serialize: {err}"),
+        })?;
+        self.client
+            .send_message()
+            .queue_url(&self.url)
+            .message_body(body)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|err| BackendError::from_sdk(Service::Sqs, err))
+    }
+}
+
+/// An in-memory spill queue, for unit tests and examples; it can be told to fail.
+#[derive(Debug, Default)]
+pub struct MemorySpillQueue {
+    spilled: Mutex<Vec<Spilled>>,
+    /// When set, every spill fails with this error.
+    pub failing: Option<BackendError>,
+}
+
+impl MemorySpillQueue {
+    /// A spill queue that refuses every message with `err`.
+    pub fn failing_with(err: BackendError) -> Self {
+        MemorySpillQueue {
+            failing: Some(err),
+            ..MemorySpillQueue::default()
+        }
+    }
+
+    /// Every request spilled, in order.
+    pub fn spilled(&self) -> Vec<Spilled> {
+        self.spilled
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+}
+
+impl SpillQueue for MemorySpillQueue {
+    async fn spill(&self, spilled: &Spilled) -> Result<(), BackendError> {
+        if let Some(err) = &self.failing {
+            return Err(err.clone());
+        }
+        self.spilled
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push(spilled.clone());
         Ok(())
     }
 }

@@ -1,7 +1,7 @@
-//! The `callback-receiver` Lambda: reads configuration, builds clients once, serves API Gateway events.
+//! The `callback-receiver` Lambda: reads configuration, builds clients once, serves API Gateway events
+//! (Twilio's callbacks) and SQS events (the spill queue).
 
 use lambda_http::lambda_runtime::{self, service_fn, LambdaEvent};
-use lambda_http::request::LambdaRequest;
 use lambda_http::Error;
 use twilio_video_callbacks::aws::sdk::aws_config;
 use twilio_video_callbacks::receiver::gateway;
@@ -46,8 +46,11 @@ async fn main() -> Result<(), Error> {
     }
     let receiver = &receiver;
     lambda_runtime::run(service_fn(
-        move |event: LambdaEvent<LambdaRequest>| async move {
-            Ok::<_, Error>(gateway::invoke(receiver, event.payload, event.context).await)
+        move |event: LambdaEvent<serde_json::Value>| async move {
+            gateway::dispatch(receiver, event.payload, event.context)
+                .await
+                .inspect_err(|err| tracing::error!(error = %err, "not an API Gateway or SQS event"))
+                .map_err(Error::from)
         },
     ))
     .await

@@ -14,7 +14,9 @@ use lambda_http::request::LambdaRequest;
 use lambda_http::{Body, Context, Request, RequestExt, Response};
 use serde::Serialize;
 
-use crate::aws::queue::MediaQueue;
+use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
+
+use crate::aws::queue::{MediaQueue, SpillQueue};
 use crate::aws::store::EventStore;
 use crate::receiver::handler::{CalledUrl, Receiver, UndecodableBody};
 
@@ -59,9 +61,43 @@ impl GatewayResponse {
     }
 }
 
+/// What one invocation of the receiver's function answers: API Gateway's response, or the spill
+/// consumer's partial batch response.
+// One answer per invocation, serialized once: the variants' size difference costs nothing worth a box.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum Answer {
+    /// To API Gateway.
+    Http(GatewayResponse),
+    /// To the spill queue's event source mapping.
+    Batch(SqsBatchResponse),
+}
+
+/// One invocation of the receiver's function, which has two event sources: API Gateway (Twilio's
+/// callbacks) and the spill queue (SQS). An SQS event is told apart by its records' `eventSource`.
+pub async fn dispatch<S: EventStore, Q: MediaQueue, P: SpillQueue>(
+    receiver: &Receiver<S, Q, P>,
+    payload: serde_json::Value,
+    context: Context,
+) -> Result<Answer, serde_json::Error> {
+    let from_sqs = payload
+        .get("Records")
+        .and_then(|records| records.get(0))
+        .and_then(|record| record.get("eventSource"))
+        .and_then(serde_json::Value::as_str)
+        == Some("aws:sqs");
+    if from_sqs {
+        let event: SqsEvent = serde_json::from_value(payload)?;
+        return Ok(Answer::Batch(receiver.drain_spill(event).await));
+    }
+    let event: LambdaRequest = serde_json::from_value(payload)?;
+    Ok(Answer::Http(invoke(receiver, event, context).await))
+}
+
 /// Handles one Lambda invocation from API Gateway.
-pub async fn invoke<S: EventStore, Q: MediaQueue>(
-    receiver: &Receiver<S, Q>,
+pub async fn invoke<S: EventStore, Q: MediaQueue, P: SpillQueue>(
+    receiver: &Receiver<S, Q, P>,
     event: LambdaRequest,
     context: Context,
 ) -> GatewayResponse {
@@ -116,14 +152,22 @@ fn decode_body(body: Option<String>, is_base64_encoded: bool) -> Result<Vec<u8>,
 pub fn called_url(event: &LambdaRequest) -> Option<String> {
     match event {
         LambdaRequest::ApiGatewayV2(ag) => {
-            let domain = ag.request_context.domain_name.as_deref()?;
+            let domain = ag
+                .request_context
+                .domain_name
+                .as_deref()
+                .or_else(|| host(&ag.headers))?;
             let path = ag.raw_path.as_deref().unwrap_or("/");
             let query = ag.raw_query_string.as_deref().unwrap_or("");
             Some(join_url(domain, path, query))
         }
         LambdaRequest::ApiGatewayV1(ag) => {
             let context = &ag.request_context;
-            let domain = context.domain_name.as_deref()?;
+            let domain = context
+                .domain_name
+                .as_deref()
+                .or_else(|| host(&ag.headers))
+                .or_else(|| host(&ag.multi_value_headers))?;
             let path = match (&context.path, &context.stage, &ag.path) {
                 (Some(path), _, _) => path.clone(),
                 (None, Some(stage), Some(path)) => format!("/{stage}{path}"),
@@ -141,6 +185,15 @@ pub fn called_url(event: &LambdaRequest) -> Option<String> {
             Some(join_url(domain, &path, &query))
         }
     }
+}
+
+/// The `Host` header, for events without `requestContext.domainName` (the shape of some test tooling's
+/// events). Safe to trust: the URL is inside the signature, so a forged host cannot verify.
+fn host(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get(lambda_http::http::header::HOST)
+        .and_then(|value| value.to_str().ok())
+        .filter(|host| !host.is_empty())
 }
 
 fn join_url(domain: &str, path: &str, query: &str) -> String {

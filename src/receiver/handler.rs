@@ -2,6 +2,11 @@
 //!
 //! [`Receiver::handle`] is the whole product in one screen. It never panics on input and every failure
 //! is a [`CallbackError`] variant whose HTTP status is decided in one place, [`CallbackError::status`].
+//!
+//! Once the signature verifies, nothing about the parameters refuses a callback: one that breaks the
+//! specification's tables is kept with a `parse_error`. When the table write or the media message fails
+//! and a spill queue is configured, the verified request goes onto it ([`crate::receiver::spill`]) and
+//! Twilio gets a 202; only when the spill fails too does Twilio get a 5xx.
 
 use std::time::Instant;
 
@@ -10,15 +15,19 @@ use lambda_http::{Body, Request, Response};
 use time::OffsetDateTime;
 
 use crate::aws::error::BackendError;
-use crate::aws::queue::MediaQueue;
+use crate::aws::queue::{MediaQueue, NoSpill, SpillQueue};
 use crate::aws::store::{EventStore, Insert};
 use crate::message::MediaMessage;
 use crate::receiver::item::StoredEvent;
-use crate::twilio::callback::{Callback, EventKind, Params, ParseError};
+use crate::receiver::spill::Spilled;
+use crate::twilio::callback::{Callback, EventKind, Params};
 use crate::twilio::signature::{self, AuthTokens};
 
 /// The largest body accepted (Twilio's callbacks are a few hundred bytes).
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// The header Twilio sets on every delivery of one webhook request, retries included.
+pub const IDEMPOTENCY_TOKEN_HEADER: &str = "i-twilio-idempotency-token";
 
 /// The URL Twilio called, as reconstructed from the API Gateway event (see [`crate::receiver::gateway`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -28,53 +37,47 @@ pub struct CalledUrl(pub String);
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UndecodableBody(pub String);
 
-/// Why a callback was not accepted. Each variant maps to exactly one HTTP status.
+/// Why a callback was not kept. Each variant maps to exactly one HTTP status.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CallbackError {
     /// Not a POST.
     #[error("method {0} is not allowed: Twilio status callbacks are POST requests")]
     MethodNotAllowed(String),
-    /// Not a form body.
+    /// Not a form.
     #[error("content type {0:?} is not supported: expected application/x-www-form-urlencoded")]
     UnsupportedMediaType(String),
-    /// Over [`MAX_BODY_BYTES`].
+    /// Larger than [`MAX_BODY_BYTES`].
     #[error("body of {0} bytes is over the limit of {max} bytes", max = MAX_BODY_BYTES)]
     PayloadTooLarge(usize),
-    /// The body could not be decoded (base64 or UTF-8).
+    /// Base64 that does not decode, or a form that is not UTF-8: nothing to verify.
     #[error("body could not be decoded: {0}")]
     UndecodableBody(String),
-    /// No `X-Twilio-Signature` header.
+    /// No `X-Twilio-Signature`.
     #[error("missing X-Twilio-Signature header")]
     MissingSignature,
-    /// The signature does not match any accepted token and URL form.
+    /// A signature that no configured token produces for this URL and body.
     #[error("X-Twilio-Signature does not match this request")]
     InvalidSignature,
-    /// The URL Twilio called cannot be known from the request.
+    /// Neither `TWILIO_WEBHOOK_URL` nor the event tells which URL Twilio signed.
     #[error("cannot tell which URL Twilio called; set TWILIO_WEBHOOK_URL")]
     UnknownUrl,
-    /// Signed, but not a valid callback.
-    #[error(transparent)]
-    InvalidCallback(#[from] ParseError),
-    /// The table could not take the item. For a media event, its message may have been sent all the same
-    /// (the log line's `enqueued` says whether).
+    /// The table write failed, and the request could not be spilled either.
     #[error("could not store the callback: {0}")]
     Store(BackendError),
-    /// The item is stored (now or by an earlier delivery) but the queue message could not be sent; a
-    /// redelivery sends it.
+    /// The media message could not be sent, and the request could not be spilled either.
     #[error("stored the callback but could not enqueue it: {0}")]
     Enqueue(BackendError),
 }
 
 impl CallbackError {
-    /// The one HTTP status for each failure.
+    /// The HTTP status Twilio gets: 4xx for what can never succeed, 503 for what may on a retry, 500 for a
+    /// deployment fault.
     pub fn status(&self) -> StatusCode {
         match self {
             CallbackError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             CallbackError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             CallbackError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
-            CallbackError::UndecodableBody(_) | CallbackError::InvalidCallback(_) => {
-                StatusCode::BAD_REQUEST
-            }
+            CallbackError::UndecodableBody(_) => StatusCode::BAD_REQUEST,
             CallbackError::MissingSignature | CallbackError::InvalidSignature => {
                 StatusCode::FORBIDDEN
             }
@@ -88,7 +91,7 @@ impl CallbackError {
         }
     }
 
-    /// What the caller is told. Backend details stay in the log.
+    /// What Twilio's request log shows: the error, without backend details.
     fn public_message(&self) -> String {
         match self {
             CallbackError::Store(err) => {
@@ -104,14 +107,13 @@ impl CallbackError {
         }
     }
 
-    /// A stable word for the log's `outcome` field.
+    /// The log's outcome word.
     fn outcome(&self) -> &'static str {
         match self {
             CallbackError::MethodNotAllowed(_)
             | CallbackError::UnsupportedMediaType(_)
             | CallbackError::PayloadTooLarge(_)
-            | CallbackError::UndecodableBody(_)
-            | CallbackError::InvalidCallback(_) => "bad_request",
+            | CallbackError::UndecodableBody(_) => "bad_request",
             CallbackError::MissingSignature | CallbackError::InvalidSignature => "forbidden",
             CallbackError::UnknownUrl => "misconfigured",
             CallbackError::Store(_) => "store_failed",
@@ -128,49 +130,90 @@ fn kind(err: &BackendError) -> String {
     }
 }
 
-/// What happened to an accepted callback.
+/// Where an accepted callback is kept.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kept {
+    /// Written to the table now.
+    Stored,
+    /// Already in the table (a redelivery); nothing was written.
+    Duplicate,
+    /// On the spill queue, to be verified and stored again by the spill consumer.
+    Spilled,
+}
+
+/// What happened to an accepted callback.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Accepted {
-    /// False when the same callback was already stored (a redelivery).
-    pub created: bool,
+    /// Where it is kept.
+    pub kept: Kept,
     /// Whether a queue message was sent while handling this request.
     pub enqueued: bool,
+    /// How the callback breaks the specification's tables, when it does (it is kept all the same).
+    pub parse_error: Option<String>,
 }
 
 impl Accepted {
-    /// The outcome word Twilio's answer and the log line both carry (the log adds whether the event
-    /// is one the specification does not list).
-    pub fn outcome(&self, unknown_event: bool) -> &'static str {
-        match (self.created, unknown_event) {
-            (true, false) => "stored",
-            (false, false) => "duplicate",
-            (true, true) => "stored_unknown_event",
-            (false, true) => "duplicate_unknown_event",
+    /// The outcome word of Twilio's answer: `stored`, `malformed` (stored, with a `parse_error`),
+    /// `duplicate` or `spilled`.
+    pub fn outcome(&self) -> &'static str {
+        match (self.kept, self.parse_error.is_some()) {
+            (Kept::Spilled, _) => "spilled",
+            (Kept::Duplicate, _) => "duplicate",
+            (Kept::Stored, true) => "malformed",
+            (Kept::Stored, false) => "stored",
+        }
+    }
+
+    /// The outcome word of the log line, which also tells an event the specification does not list.
+    pub fn log_outcome(&self, unknown_event: bool) -> &'static str {
+        match (self.outcome(), unknown_event) {
+            ("stored", true) => "stored_unknown_event",
+            ("duplicate", true) => "duplicate_unknown_event",
+            (outcome, _) => outcome,
+        }
+    }
+
+    /// 202 for a spilled callback (accepted, stored later), 200 otherwise.
+    pub fn status(&self) -> StatusCode {
+        if self.kept == Kept::Spilled {
+            StatusCode::ACCEPTED
+        } else {
+            StatusCode::OK
         }
     }
 }
 
-/// The receiver's configuration and its two backends, built once per cold start.
-pub struct Receiver<S, Q> {
-    tokens: AuthTokens,
+/// The receiver's configuration and its backends, built once per cold start.
+pub struct Receiver<S, Q, P = NoSpill> {
+    pub(crate) tokens: AuthTokens,
     webhook_url: Option<String>,
-    retention_days: Option<u32>,
-    store: S,
-    queue: Q,
+    pub(crate) retention_days: Option<u32>,
+    pub(crate) store: S,
+    pub(crate) queue: Q,
+    spill: Option<P>,
 }
 
-/// What a request was about, for its log line (filled in once the signature is verified).
+/// What the handler learned about a request, for its one log line.
 #[derive(Debug, Default)]
 struct Trace {
     event: Option<String>,
     room_sid: Option<String>,
+    idempotency_token: Option<String>,
     unknown_event: bool,
-    /// A media event whose message was sent although its item could not be stored.
     enqueued_unstored: bool,
+    spill_error: Option<BackendError>,
 }
 
-impl<S: EventStore, Q: MediaQueue> Receiver<S, Q> {
-    /// A receiver accepting `tokens`, storing in `store` and enqueuing on `queue`.
+/// A request whose signature verified: what a later re-verification needs.
+struct Verified<'a> {
+    url: &'a str,
+    signature: &'a str,
+    body: &'a [u8],
+}
+
+impl<S: EventStore, Q: MediaQueue> Receiver<S, Q, NoSpill> {
+    /// A receiver verifying with `tokens`, storing in `store`, enqueueing on `queue`, without a spill
+    /// queue (a failed write is a 5xx).
     pub fn new(tokens: AuthTokens, store: S, queue: Q) -> Self {
         Receiver {
             tokens,
@@ -178,12 +221,31 @@ impl<S: EventStore, Q: MediaQueue> Receiver<S, Q> {
             retention_days: None,
             store,
             queue,
+            spill: None,
+        }
+    }
+}
+
+impl<S: EventStore, Q: MediaQueue, P: SpillQueue> Receiver<S, Q, P> {
+    /// Spill to `spill` what cannot be stored or enqueued now (`SPILL_QUEUE_URL`).
+    pub fn with_spill<P2: SpillQueue>(self, spill: Option<P2>) -> Receiver<S, Q, P2> {
+        Receiver {
+            tokens: self.tokens,
+            webhook_url: self.webhook_url,
+            retention_days: self.retention_days,
+            store: self.store,
+            queue: self.queue,
+            spill,
         }
     }
 
-    /// Verify signatures against this URL instead of the one reconstructed from the request.
+    /// Verify signatures against this URL instead of the one reconstructed from the event. A fragment
+    /// (Twilio's connection overrides, `#rc=...`) is not part of what Twilio signs, so it is dropped.
     pub fn with_webhook_url(mut self, url: Option<String>) -> Self {
-        self.webhook_url = url;
+        self.webhook_url = url.map(|url| match url.split_once('#') {
+            Some((signed, _overrides)) => signed.to_owned(),
+            None => url,
+        });
         self
     }
 
@@ -203,10 +265,22 @@ impl<S: EventStore, Q: MediaQueue> Receiver<S, Q> {
         &self.queue
     }
 
+    /// The spill queue, when one is configured.
+    pub fn spill(&self) -> Option<&P> {
+        self.spill.as_ref()
+    }
+
     /// Handles one request and answers it; logs one line about it.
     pub async fn handle(&self, request: Request) -> Response<Body> {
         let started = Instant::now();
-        let mut trace = Trace::default();
+        let mut trace = Trace {
+            idempotency_token: request
+                .headers()
+                .get(IDEMPOTENCY_TOKEN_HEADER)
+                .and_then(|value| value.to_str().ok())
+                .map(str::to_owned),
+            ..Trace::default()
+        };
         let result = self.process(&request, &mut trace).await;
         let ms = (started.elapsed().as_secs_f64() * 1_000_000.0).round() / 1000.0;
         log(&trace, &result, ms);
@@ -218,51 +292,122 @@ impl<S: EventStore, Q: MediaQueue> Receiver<S, Q> {
         request: &Request,
         trace: &mut Trace,
     ) -> Result<Accepted, CallbackError> {
-        let params = read_form(request)?;
-        self.verify(request, &params)?;
+        let (params, body) = read_form(request)?;
+        let verified = self.verify(request, &params, body)?;
         trace.event = params.get("StatusCallbackEvent").map(str::to_owned);
         trace.room_sid = params.get("RoomSid").map(str::to_owned);
 
-        let callback = Callback::parse(params)?;
-        trace.unknown_event = matches!(callback.event, EventKind::Other(_));
-        let item = StoredEvent::new(callback, OffsetDateTime::now_utc(), self.retention_days);
+        let received_at = OffsetDateTime::now_utc();
+        let (callback, problems) = Callback::read(params, received_at);
+        trace.unknown_event = matches!(&callback.event, EventKind::Other(kind) if !kind.is_empty());
+        let item =
+            StoredEvent::new(callback, received_at, self.retention_days).with_problems(&problems);
+        let parse_error = item.parse_error.clone();
         let message = MediaMessage::for_item(&item);
+        let accepted = |kept, enqueued| Accepted {
+            kept,
+            enqueued,
+            parse_error: parse_error.clone(),
+        };
 
         let Some(message) = message else {
-            let insert = self
-                .store
-                .insert(item)
-                .await
-                .map_err(CallbackError::Store)?;
-            return Ok(Accepted {
-                created: insert == Insert::Created,
-                enqueued: false,
-            });
+            return match self.store.insert(item).await {
+                Ok(insert) => Ok(accepted(kept(insert), false)),
+                Err(err) => {
+                    self.spill_or(
+                        err,
+                        CallbackError::Store,
+                        &verified,
+                        received_at,
+                        true,
+                        trace,
+                    )
+                    .await?;
+                    Ok(accepted(Kept::Spilled, false))
+                }
+            };
         };
-        // A media event: the item and the message are written at the same time. Neither waits for the
-        // other, so the message does not depend on DynamoDB being up (the media still reaches the
-        // workers), and the answer waits for one round trip instead of two. Twilio gets its 2xx only once
-        // both succeeded; a redelivery sends the message again, with the same idempotency key.
         let (stored, sent) = tokio::join!(self.store.insert(item), self.queue.send(&message));
         match (stored, sent) {
-            (Ok(insert), Ok(())) => Ok(Accepted {
-                created: insert == Insert::Created,
-                enqueued: true,
-            }),
+            (Ok(insert), Ok(())) => Ok(accepted(kept(insert), true)),
             (Err(err), sent) => {
-                match sent {
-                    Ok(()) => trace.enqueued_unstored = true,
+                let media_sent = match sent {
+                    Ok(()) => {
+                        trace.enqueued_unstored = true;
+                        true
+                    }
                     Err(queue_err) => {
                         tracing::warn!(error = %queue_err, "the media message could not be sent either");
+                        false
                     }
-                }
-                Err(CallbackError::Store(err))
+                };
+                self.spill_or(
+                    err,
+                    CallbackError::Store,
+                    &verified,
+                    received_at,
+                    media_sent,
+                    trace,
+                )
+                .await?;
+                Ok(accepted(Kept::Spilled, media_sent))
             }
-            (Ok(_), Err(err)) => Err(CallbackError::Enqueue(err)),
+            (Ok(_), Err(err)) => {
+                self.spill_or(
+                    err,
+                    CallbackError::Enqueue,
+                    &verified,
+                    received_at,
+                    false,
+                    trace,
+                )
+                .await?;
+                Ok(accepted(Kept::Spilled, false))
+            }
         }
     }
 
-    fn verify(&self, request: &Request, params: &Params) -> Result<(), CallbackError> {
+    /// Puts the verified request on the spill queue; without one, or when it fails too, the original
+    /// failure is the answer.
+    async fn spill_or(
+        &self,
+        err: BackendError,
+        failure: fn(BackendError) -> CallbackError,
+        verified: &Verified<'_>,
+        received_at: OffsetDateTime,
+        media_sent: bool,
+        trace: &mut Trace,
+    ) -> Result<(), CallbackError> {
+        let Some(spill) = &self.spill else {
+            return Err(failure(err));
+        };
+        let spilled = Spilled::new(
+            verified.url,
+            verified.signature,
+            verified.body,
+            received_at,
+            media_sent,
+            &failure(err.clone()).to_string(),
+            trace.idempotency_token.clone(),
+        );
+        match spill.spill(&spilled).await {
+            Ok(()) => {
+                tracing::warn!(reason = %spilled.reason, "the verified request is on the spill queue");
+                Ok(())
+            }
+            Err(spill_err) => {
+                trace.spill_error = Some(spill_err);
+                Err(failure(err))
+            }
+        }
+    }
+
+    fn verify<'a>(
+        &'a self,
+        request: &'a Request,
+        params: &Params,
+        body: &'a [u8],
+    ) -> Result<Verified<'a>, CallbackError> {
         let signature = request
             .headers()
             .get("x-twilio-signature")
@@ -278,15 +423,26 @@ impl<S: EventStore, Q: MediaQueue> Receiver<S, Q> {
                 .ok_or(CallbackError::UnknownUrl)?,
         };
         if signature::is_valid(&self.tokens, url, params.pairs(), signature) {
-            Ok(())
+            Ok(Verified {
+                url,
+                signature,
+                body,
+            })
         } else {
             Err(CallbackError::InvalidSignature)
         }
     }
 }
 
-/// Method, media type, size and encoding checks, then the form's parameters.
-fn read_form(request: &Request) -> Result<Params, CallbackError> {
+fn kept(insert: Insert) -> Kept {
+    match insert {
+        Insert::Created => Kept::Stored,
+        Insert::AlreadyStored => Kept::Duplicate,
+    }
+}
+
+/// The request's form, checked in order: method, media type, decodable body, size, UTF-8.
+fn read_form(request: &Request) -> Result<(Params, &[u8]), CallbackError> {
     if request.method() != Method::POST {
         return Err(CallbackError::MethodNotAllowed(
             request.method().to_string(),
@@ -313,18 +469,21 @@ fn read_form(request: &Request) -> Result<Params, CallbackError> {
             "the form is not valid UTF-8".to_owned(),
         ));
     }
-    Ok(Params::from_form(body))
+    Ok((Params::from_form(body), body))
 }
 
 fn respond(result: Result<Accepted, CallbackError>) -> Response<Body> {
     let (status, body) = match &result {
-        Ok(accepted) => (
-            StatusCode::OK,
-            serde_json::json!({
-                "outcome": accepted.outcome(false),
+        Ok(accepted) => {
+            let mut body = serde_json::json!({
+                "outcome": accepted.outcome(),
                 "enqueued": accepted.enqueued,
-            }),
-        ),
+            });
+            if let Some(parse_error) = &accepted.parse_error {
+                body["parse_error"] = serde_json::Value::from(parse_error.as_str());
+            }
+            (accepted.status(), body)
+        }
         Err(err) => (
             err.status(),
             serde_json::json!({ "error": err.public_message() }),
@@ -344,22 +503,48 @@ fn respond(result: Result<Accepted, CallbackError>) -> Response<Body> {
     response
 }
 
-/// One line per callback: event, room, outcome, status, milliseconds. Never the token, the signature or
-/// the body.
+/// One line per request: what it was, what happened, how long it took. Never a token, signature or body.
 fn log(trace: &Trace, result: &Result<Accepted, CallbackError>, ms: f64) {
     let event = trace.event.as_deref().unwrap_or("-");
     let room_sid = trace.room_sid.as_deref().unwrap_or("-");
+    let token = trace.idempotency_token.as_deref().unwrap_or("-");
     match result {
         Ok(accepted) => {
-            let outcome = accepted.outcome(trace.unknown_event);
-            if trace.unknown_event {
+            let outcome = accepted.log_outcome(trace.unknown_event);
+            let status = accepted.status().as_u16();
+            let enqueued = accepted.enqueued;
+            if let Some(parse_error) = &accepted.parse_error {
                 tracing::warn!(
                     event,
                     room_sid,
                     outcome,
-                    enqueued = accepted.enqueued,
-                    status = 200,
+                    enqueued,
+                    status,
                     ms,
+                    idempotency_token = token,
+                    parse_error = parse_error.as_str(),
+                    "signed callback breaks the specification's tables: kept with its parse_error"
+                );
+            } else if accepted.kept == Kept::Spilled {
+                tracing::warn!(
+                    event,
+                    room_sid,
+                    outcome,
+                    enqueued,
+                    status,
+                    ms,
+                    idempotency_token = token,
+                    "callback spilled: the spill consumer stores it when the table answers"
+                );
+            } else if trace.unknown_event {
+                tracing::warn!(
+                    event,
+                    room_sid,
+                    outcome,
+                    enqueued,
+                    status,
+                    ms,
+                    idempotency_token = token,
                     "callback with an undocumented StatusCallbackEvent stored, not enqueued"
                 );
             } else {
@@ -367,9 +552,10 @@ fn log(trace: &Trace, result: &Result<Accepted, CallbackError>, ms: f64) {
                     event,
                     room_sid,
                     outcome,
-                    enqueued = accepted.enqueued,
-                    status = 200,
+                    enqueued,
+                    status,
                     ms,
+                    idempotency_token = token,
                     "callback handled"
                 );
             }
@@ -377,11 +563,15 @@ fn log(trace: &Trace, result: &Result<Accepted, CallbackError>, ms: f64) {
         Err(err) => {
             let (outcome, status) = (err.outcome(), err.status().as_u16());
             if status >= 500 {
-                // `enqueued`: a media message went out although the item could not be stored.
                 let enqueued = trace.enqueued_unstored;
-                tracing::error!(event, room_sid, outcome, enqueued, status, ms, error = %err, "callback not handled");
+                let spill_error = trace.spill_error.as_ref().map(ToString::to_string);
+                tracing::error!(
+                    event, room_sid, outcome, enqueued, status, ms, idempotency_token = token,
+                    error = %err, spill_error = spill_error.as_deref().unwrap_or("-"),
+                    "callback not handled"
+                );
             } else {
-                tracing::warn!(event, room_sid, outcome, status, ms, error = %err, "callback refused");
+                tracing::warn!(event, room_sid, outcome, status, ms, idempotency_token = token, error = %err, "callback refused");
             }
         }
     }

@@ -15,12 +15,18 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 
-use crate::twilio::callback::{Callback, CallbackFields, EventKind, ParamValue, Params};
+use crate::twilio::callback::{
+    Callback, CallbackFields, EventKind, ParamValue, Params, ParseError,
+};
+
+/// The partition of a signed callback that names no SID at all (not even `AccountSid`): kept, never lost.
+pub const UNATTRIBUTED: &str = "#unattributed";
 
 /// One stored callback, exactly as written to DynamoDB.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StoredEvent {
-    /// Partition key: the timeline's SID (`RoomSid`, else `CompositionSid`, else `HookSid`).
+    /// Partition key: the timeline's SID (`RoomSid`, else `CompositionSid`, else `HookSid`; for a callback
+    /// that carries none of them, `RecordingSid`, else `AccountSid`).
     pub pk: String,
     /// Sort key: `{timestamp}#{event}#{idempotency_key}`.
     pub sk: String,
@@ -38,6 +44,10 @@ pub struct StoredEvent {
     /// Epoch seconds after which DynamoDB's TTL may delete the item (only with `EVENT_RETENTION_DAYS`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expires_at: Option<i64>,
+    /// How the callback breaks the specification's tables (a required parameter missing, a value
+    /// malformed), when it does; its typed fields hold what did parse. Absent for a well-formed callback.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parse_error: Option<String>,
 }
 
 impl StoredEvent {
@@ -50,7 +60,7 @@ impl StoredEvent {
     ) -> Self {
         let idempotency_key = idempotency_key(&callback.params);
         let timestamp = crate::twilio::timestamp::format(callback.fields.timestamp);
-        let pk = callback.timeline_sid().unwrap_or_default().to_owned();
+        let pk = callback.timeline_sid().unwrap_or(UNATTRIBUTED).to_owned();
         StoredEvent {
             pk,
             sk: format!("{timestamp}#{}#{idempotency_key}", callback.event),
@@ -61,7 +71,17 @@ impl StoredEvent {
             received_at: crate::twilio::timestamp::format(received_at),
             expires_at: retention_days
                 .map(|days| received_at.unix_timestamp() + i64::from(days) * 24 * 60 * 60),
+            parse_error: None,
         }
+    }
+
+    /// Marks the item with the ways its callback breaks the specification's tables (none: unchanged).
+    pub fn with_problems(mut self, problems: &[ParseError]) -> Self {
+        if !problems.is_empty() {
+            let text: Vec<String> = problems.iter().map(ToString::to_string).collect();
+            self.parse_error = Some(text.join("; "));
+        }
+        self
     }
 }
 
@@ -102,6 +122,9 @@ impl StoredEvent {
                 "expires_at".to_owned(),
                 AttributeValue::N(expires_at.to_string()),
             );
+        }
+        if let Some(parse_error) = self.parse_error {
+            item.insert("parse_error".to_owned(), AttributeValue::S(parse_error));
         }
         item
     }

@@ -2,7 +2,7 @@
 
 use aws_config::SdkConfig;
 
-use crate::aws::queue::SqsMediaQueue;
+use crate::aws::queue::{SqsMediaQueue, SqsSpillQueue};
 use crate::aws::ssm;
 use crate::aws::store::DynamoEventStore;
 use crate::env::{self, ConfigError, Lookup};
@@ -31,6 +31,9 @@ pub struct Settings {
     pub webhook_url: Option<String>,
     /// `EVENT_RETENTION_DAYS`: days until DynamoDB's TTL may delete an item; unset keeps items forever.
     pub retention_days: Option<u32>,
+    /// `SPILL_QUEUE_URL`: where a verified request goes when the table or the media queue fails; unset,
+    /// such a failure is a 5xx.
+    pub spill_queue_url: Option<String>,
 }
 
 impl Settings {
@@ -91,12 +94,14 @@ impl Settings {
                 }),
             })
             .transpose()?;
+        let spill_queue_url = get("SPILL_QUEUE_URL");
         Ok(Settings {
             tokens,
             events_table,
             media_queue_url,
             webhook_url,
             retention_days,
+            spill_queue_url,
         })
     }
 }
@@ -122,14 +127,23 @@ pub async fn resolve_tokens(
 pub async fn build_receiver(
     settings: &Settings,
     sdk: &SdkConfig,
-) -> Result<Receiver<DynamoEventStore, SqsMediaQueue>, ConfigError> {
+) -> Result<AwsReceiver, ConfigError> {
     let tokens = resolve_tokens(&settings.tokens, sdk).await?;
     let store = DynamoEventStore::new(aws_sdk_dynamodb::Client::new(sdk), &settings.events_table);
-    let queue = SqsMediaQueue::new(aws_sdk_sqs::Client::new(sdk), &settings.media_queue_url);
+    let sqs = aws_sdk_sqs::Client::new(sdk);
+    let queue = SqsMediaQueue::new(sqs.clone(), &settings.media_queue_url);
+    let spill = settings
+        .spill_queue_url
+        .as_ref()
+        .map(|url| SqsSpillQueue::new(sqs, url));
     Ok(Receiver::new(tokens, store, queue)
+        .with_spill(spill)
         .with_webhook_url(settings.webhook_url.clone())
         .with_retention_days(settings.retention_days))
 }
+
+/// The receiver as deployed: DynamoDB, SQS, and the spill queue when `SPILL_QUEUE_URL` is set.
+pub type AwsReceiver = Receiver<DynamoEventStore, SqsMediaQueue, SqsSpillQueue>;
 
 #[cfg(test)]
 mod tests {

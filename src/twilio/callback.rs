@@ -567,67 +567,100 @@ pub struct Callback {
 }
 
 impl Callback {
-    /// Reads a callback from its form parameters, enforcing the specification's "All" rows for its event.
+    /// Reads `params` strictly: the first way they break the specification's tables is an error.
     pub fn parse(params: Params) -> Result<Self, ParseError> {
-        if let Some(pair) = params
-            .pairs()
-            .windows(2)
-            .find(|pair| pair[0].0 == pair[1].0 && is_documented_parameter(&pair[0].0))
-        {
-            return Err(ParseError::Repeated {
-                name: pair[0].0.clone(),
-            });
+        let (callback, problems) = Callback::read(params, OffsetDateTime::UNIX_EPOCH);
+        match problems.into_iter().next() {
+            Some(problem) => Err(problem),
+            None => Ok(callback),
+        }
+    }
+
+    /// Reads `params` as far as they go and never refuses them: a signed callback is Twilio's record of
+    /// what happened. Every way they break the specification's tables is returned, in the order found;
+    /// the typed field of a malformed value is left empty, and a `Timestamp` that is absent or does not
+    /// parse is replaced by `received_at`.
+    pub fn read(params: Params, received_at: OffsetDateTime) -> (Self, Vec<ParseError>) {
+        let mut problems = Vec::new();
+        let mut last_repeated = None;
+        for pair in params.pairs().windows(2) {
+            let name = &pair[0].0;
+            if *name == pair[1].0 && is_documented_parameter(name) && last_repeated != Some(name) {
+                problems.push(ParseError::Repeated { name: name.clone() });
+                last_repeated = Some(name);
+            }
         }
         let get = |name: &str| params.get(name);
-        let event = EventKind::from(get("StatusCallbackEvent").ok_or(ParseError::Missing {
-            name: "StatusCallbackEvent",
-            event: "callback".to_owned(),
-        })?);
-        let promised = PARAMETER_RULES
+        let event = match get("StatusCallbackEvent") {
+            Some(event) => EventKind::from(event),
+            None => {
+                problems.push(ParseError::Missing {
+                    name: "StatusCallbackEvent",
+                    event: "callback".to_owned(),
+                });
+                EventKind::from("")
+            }
+        };
+        for rule in PARAMETER_RULES
             .iter()
             .filter(|rule| rule.scope.is_required() && rule.scope.covers(&event))
-            .map(|rule| rule.name);
-        for name in promised {
-            if get(name).is_none() {
-                return Err(ParseError::Missing {
-                    name,
-                    event: event.as_str().to_owned(),
+        {
+            if get(rule.name).is_none() && rule.name != "StatusCallbackEvent" {
+                let event = match event.as_str() {
+                    "" => "callback",
+                    event => event,
+                };
+                problems.push(ParseError::Missing {
+                    name: rule.name,
+                    event: event.to_owned(),
                 });
             }
         }
 
-        let text = |name: &str| get(name).map(str::to_owned);
-        let number = |name: &'static str| -> Result<Option<u64>, ParseError> {
-            get(name)
-                .map(|value| {
-                    value
-                        .trim()
-                        .parse::<u64>()
-                        .map_err(|_| ParseError::Malformed {
-                            name,
-                            expected: "a non-negative integer",
-                        })
-                })
-                .transpose()
+        let timestamp = match get("Timestamp").map(crate::twilio::timestamp::parse) {
+            Some(Some(timestamp)) => timestamp,
+            Some(None) => {
+                problems.push(ParseError::Malformed {
+                    name: "Timestamp",
+                    expected: "an ISO 8601 (RFC 3339) date and time with an offset",
+                });
+                received_at
+            }
+            None => received_at,
         };
-
-        let timestamp = get("Timestamp").unwrap_or_default();
+        let text = |name: &str| get(name).map(str::to_owned);
+        let mut number = |name: &'static str| -> Option<u64> {
+            let value = get(name)?;
+            let parsed = value.trim().parse::<u64>().ok();
+            if parsed.is_none() {
+                problems.push(ParseError::Malformed {
+                    name,
+                    expected: "a non-negative integer",
+                });
+            }
+            parsed
+        };
+        let room_duration = number("RoomDuration");
+        let sequence_number = number("SequenceNumber");
+        let participant_duration = number("ParticipantDuration");
+        let offset_from_twilio_video_epoch = number("OffsetFromTwilioVideoEpoch");
+        let duration = number("Duration");
+        let size = number("Size");
+        let percentage_done = number("PercentageDone");
+        let seconds_remaining = number("SecondsRemaining");
         let fields = CallbackFields {
             account_sid: text("AccountSid").unwrap_or_default(),
-            timestamp: crate::twilio::timestamp::parse(timestamp).ok_or(ParseError::Malformed {
-                name: "Timestamp",
-                expected: "an ISO 8601 (RFC 3339) date and time with an offset",
-            })?,
+            timestamp,
             room_sid: text("RoomSid"),
             room_name: text("RoomName"),
             room_status: get("RoomStatus").map(From::from),
             room_type: get("RoomType").map(From::from),
-            room_duration: number("RoomDuration")?,
-            sequence_number: number("SequenceNumber")?,
+            room_duration,
+            sequence_number,
             participant_sid: text("ParticipantSid"),
             participant_status: get("ParticipantStatus").map(From::from),
             participant_identity: text("ParticipantIdentity"),
-            participant_duration: number("ParticipantDuration")?,
+            participant_duration,
             track_sid: text("TrackSid"),
             track_kind: get("TrackKind").map(From::from),
             recording_sid: text("RecordingSid"),
@@ -637,11 +670,11 @@ impl Callback {
             media_type: get("Type").map(From::from),
             container: get("Container").map(From::from),
             codec: get("Codec").map(From::from),
-            offset_from_twilio_video_epoch: number("OffsetFromTwilioVideoEpoch")?,
+            offset_from_twilio_video_epoch,
             media_uri: text("MediaUri"),
             media_external_location: text("MediaExternalLocation"),
-            duration: number("Duration")?,
-            size: number("Size")?,
+            duration,
+            size,
             failed_operation: get("FailedOperation").map(From::from),
             error_message: text("ErrorMessage"),
             hook_sid: text("HookSid"),
@@ -649,26 +682,45 @@ impl Callback {
             hook_friendly_name: text("HookFriendlyName"),
             composition_sid: text("CompositionSid"),
             composition_uri: text("CompositionUri"),
-            percentage_done: number("PercentageDone")?,
-            seconds_remaining: number("SecondsRemaining")?,
+            percentage_done,
+            seconds_remaining,
         };
         let callback = Callback {
             event,
             fields,
             params,
         };
-        callback.timeline_sid().ok_or(ParseError::NoTimeline)?;
-        Ok(callback)
+        if callback.documented_timeline_sid().is_none() {
+            problems.push(ParseError::NoTimeline);
+        }
+        (callback, problems)
     }
 
-    /// The SID whose timeline this callback belongs to: `RoomSid`, else `CompositionSid`, else `HookSid`.
-    pub fn timeline_sid(&self) -> Option<&str> {
+    /// The SID the specification files this callback under: `RoomSid`, else `CompositionSid`, else
+    /// `HookSid`.
+    fn documented_timeline_sid(&self) -> Option<&str> {
         let fields = &self.fields;
         [&fields.room_sid, &fields.composition_sid, &fields.hook_sid]
             .into_iter()
             .flatten()
             .map(String::as_str)
             .find(|sid| !sid.is_empty())
+    }
+
+    /// The SID whose timeline this callback belongs to: `RoomSid`, else `CompositionSid`, else `HookSid`,
+    /// and for a callback that breaks the specification by carrying none of those, `RecordingSid`, else
+    /// `AccountSid`.
+    pub fn timeline_sid(&self) -> Option<&str> {
+        let fields = &self.fields;
+        self.documented_timeline_sid().or_else(|| {
+            [
+                fields.recording_sid.as_deref(),
+                Some(fields.account_sid.as_str()),
+            ]
+            .into_iter()
+            .flatten()
+            .find(|sid| !sid.is_empty())
+        })
     }
 }
 

@@ -88,12 +88,28 @@ async fn every_sample_gives_the_outcome_its_name_promises() {
         }
     }
     let items = scan(&sdk, &table).await;
-    // The 17 events, the unknown event; the REST API sample is room-created again (a duplicate).
-    assert_eq!(accepted, 19);
-    assert_eq!(items.len(), 18);
+    // The 17 events, the unknown event, the signed one without a RoomSid; the REST API sample is
+    // room-created again (a duplicate).
+    assert_eq!(accepted, 20);
+    assert_eq!(items.len(), 19);
     assert!(items
         .iter()
         .any(|item| item.event == "room-recording-paused"));
+    let malformed: Vec<_> = items.iter().filter(|i| i.parse_error.is_some()).collect();
+    assert_eq!(
+        malformed.len(),
+        1,
+        "only missing-room-sid breaks the tables"
+    );
+    assert_eq!(malformed[0].event, "room-created");
+    assert_eq!(
+        malformed[0].pk, malformed[0].fields.account_sid,
+        "filed under its account"
+    );
+    assert!(malformed[0]
+        .parse_error
+        .as_deref()
+        .is_some_and(|e| e.contains("RoomSid")));
     assert_eq!(drain(&sdk, &queue_url).await.len(), 2);
 }
 

@@ -8,6 +8,7 @@
 //! - [`hostile`]: generated hostile input through the Lambda edge.
 //! - [`archiver`]: the media archiver against moto's S3 and a fake Twilio media server.
 //! - [`schema`]: the media message's JSON Schema against the type that writes it.
+//! - [`spill`]: the spill queue and its consumer on real SQS; the events AWS tooling generates.
 //! - [`alone`]: the load and large-file tests, which measure memory and run on their own.
 //! - `helpers`: moto set-up, fixtures, the fake Twilio, the fault proxy.
 
@@ -19,3 +20,4 @@ mod helpers;
 mod hostile;
 mod receiver;
 mod schema;
+mod spill;

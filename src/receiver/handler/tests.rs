@@ -2,7 +2,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use super::*;
 use crate::aws::error::Service;
-use crate::aws::queue::MemoryMediaQueue;
+use crate::aws::queue::{MemoryMediaQueue, MemorySpillQueue};
 use crate::aws::store::MemoryEventStore;
 
 const TOKEN: &str = "unit-test-token";
@@ -391,20 +391,288 @@ async fn undecodable_bodies_are_400() {
     assert!(receiver.store().items().is_empty());
 }
 
-#[tokio::test]
-async fn a_signed_but_invalid_callback_is_400_naming_the_parameter() {
+/// Every signed callback is kept: `params` minus `drop`, with `set` applied, stored with a parse_error
+/// containing `says`, answered 200 `malformed`.
+async fn kept_malformed(
+    params: Vec<(String, String)>,
+    drop: &str,
+    set: &[(&str, &str)],
+    says: &str,
+) -> (StoredEvent, Vec<MediaMessage>) {
     let receiver = receiver(MemoryMediaQueue::default());
-    let params: Vec<(String, String)> = room_created()
-        .into_iter()
-        .filter(|(k, _)| k != "RoomStatus")
-        .collect();
+    let mut params: Vec<(String, String)> = params.into_iter().filter(|(k, _)| k != drop).collect();
+    for (name, value) in set {
+        match params.iter_mut().find(|(k, _)| k == name) {
+            Some(pair) => pair.1 = (*value).to_owned(),
+            None => params.push(((*name).to_owned(), (*value).to_owned())),
+        }
+    }
     let response = receiver.handle(signed_request(&params)).await;
-    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    let body = body_json(&response);
+    assert_eq!(response.status(), StatusCode::OK, "{drop}: {body}");
+    assert_eq!(body["outcome"], "malformed", "{drop}: {body}");
+    let parse_error = body["parse_error"].as_str().unwrap_or_default();
+    assert!(parse_error.contains(says), "{drop}: {parse_error}");
+    let items = receiver.store().items();
+    assert_eq!(items.len(), 1, "{drop}: kept");
+    assert_eq!(items[0].parse_error.as_deref(), Some(parse_error));
     assert_eq!(
-        body_json(&response)["error"],
-        "missing required parameter RoomStatus for room-created"
+        items[0].params,
+        Params::new(params.clone()).to_map(),
+        "{drop}: every parameter as received"
     );
-    assert!(receiver.store().items().is_empty());
+    assert_eq!(body["enqueued"], !receiver.queue().sent().is_empty());
+    (items[0].clone(), receiver.queue().sent())
+}
+
+#[tokio::test]
+async fn a_signed_callback_missing_any_required_parameter_is_kept_and_says_which() {
+    for (sample, event) in [
+        (room_created(), "room-created"),
+        (recording_completed(), "recording-completed"),
+    ] {
+        let kind = EventKind::from(event);
+        for name in crate::twilio::callback::required_parameters(&kind) {
+            let (item, sent) = kept_malformed(sample.clone(), name, &[], name).await;
+            match name {
+                // Where the key comes from when the room is missing: the next SID in line.
+                "RoomSid" if event == "recording-completed" => assert_eq!(item.pk, "RT01"),
+                "RoomSid" | "AccountSid" => {}
+                _ => assert_eq!(item.pk, "RM01", "{event} without {name}"),
+            }
+            if name == "Timestamp" {
+                assert_eq!(
+                    item.sk[..4],
+                    item.received_at[..4],
+                    "received time leads the key"
+                );
+                assert!(item.sk.starts_with(&item.received_at[..19]));
+            } else {
+                assert!(item.sk.starts_with("2026-11-27T09:"), "{}", item.sk);
+            }
+            // A media message needs the account, the room and the media SID; the rest is optional.
+            let buildable = !matches!(name, "AccountSid" | "RoomSid" | "RecordingSid");
+            let is_media = event == "recording-completed" && name != "StatusCallbackEvent";
+            assert_eq!(
+                sent.len(),
+                usize::from(is_media && buildable),
+                "{event} without {name}"
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn malformed_values_and_repeats_are_kept_with_what_did_parse() {
+    let (item, sent) = kept_malformed(recording_completed(), "", &[("Size", "big")], "Size").await;
+    assert_eq!(item.fields.size, None, "the malformed field is left empty");
+    assert_eq!(item.fields.duration, Some(10), "the others parse");
+    assert_eq!(
+        sent.len(),
+        1,
+        "the message can still be built, without a size"
+    );
+    assert_eq!(sent[0].size, None);
+
+    let (item, _) = kept_malformed(
+        room_created(),
+        "",
+        &[("Timestamp", "yesterday")],
+        "Timestamp",
+    )
+    .await;
+    assert!(item.sk.starts_with(&item.received_at[..19]), "{}", item.sk);
+
+    let mut twice = room_created();
+    twice.push(("RoomSid".into(), "RM02".into()));
+    let (item, _) = kept_malformed(twice, "", &[], "RoomSid appears more than once").await;
+    assert_eq!(item.pk, "RM01", "the first value files it");
+}
+
+#[tokio::test]
+async fn a_callback_naming_no_sid_at_all_is_kept_too() {
+    let only = vec![("Foo".to_owned(), "bar".to_owned())];
+    let (item, sent) = kept_malformed(only, "", &[], "StatusCallbackEvent").await;
+    assert_eq!(item.pk, crate::receiver::item::UNATTRIBUTED);
+    assert!(sent.is_empty());
+    let (item, _) = kept_malformed(
+        vec![("AccountSid".to_owned(), "AC01".to_owned())],
+        "",
+        &[],
+        "no room",
+    )
+    .await;
+    assert_eq!(item.pk, "AC01");
+}
+
+/// A receiver whose table or queue fails as given, spilling to memory (that may fail too).
+fn spilling<S: EventStore, Q: MediaQueue>(
+    store: S,
+    queue: Q,
+    spill: MemorySpillQueue,
+) -> Receiver<S, Q, MemorySpillQueue> {
+    Receiver::new(tokens(), store, queue).with_spill(Some(spill))
+}
+
+#[tokio::test]
+async fn a_failed_write_is_spilled_and_answered_202_and_the_consumer_stores_it_once() {
+    let receiver = spilling(
+        Flaky::<MemoryEventStore>::failing(1),
+        MemoryMediaQueue::default(),
+        MemorySpillQueue::default(),
+    );
+    let response = receiver
+        .handle(signed_request(&recording_completed()))
+        .await;
+    assert_eq!(response.status(), StatusCode::ACCEPTED);
+    assert_eq!(
+        body_json(&response),
+        serde_json::json!({"outcome": "spilled", "enqueued": true})
+    );
+    assert!(receiver.store().inner.items().is_empty());
+    let spilled = receiver
+        .spill()
+        .map(MemorySpillQueue::spilled)
+        .unwrap_or_default();
+    assert_eq!(spilled.len(), 1);
+    assert_eq!(spilled[0].url, URL);
+    assert!(spilled[0].media_sent);
+    assert!(
+        spilled[0].reason.contains("DynamoDB throttled"),
+        "{}",
+        spilled[0].reason
+    );
+
+    // The consumer: verified again, stored, and the message not sent a second time.
+    let message = serde_json::to_string(&spilled[0]).unwrap_or_default();
+    for _ in 0..2 {
+        let restored = receiver.restore(&message).await;
+        assert!(restored.is_ok(), "{restored:?}");
+    }
+    let items = receiver.store().inner.items();
+    assert_eq!(
+        items.len(),
+        1,
+        "stored exactly once, however often it is consumed"
+    );
+    assert_eq!(items[0].params, Params::new(recording_completed()).to_map());
+    assert_eq!(items[0].received_at, spilled[0].received_at);
+    assert_eq!(
+        receiver.queue().sent().len(),
+        1,
+        "the message had gone out already"
+    );
+}
+
+#[tokio::test]
+async fn a_failed_send_is_spilled_and_the_consumer_sends_the_message() {
+    let receiver = spilling(
+        MemoryEventStore::default(),
+        Flaky::<MemoryMediaQueue>::failing(1),
+        MemorySpillQueue::default(),
+    );
+    let response = receiver
+        .handle(signed_request(&recording_completed()))
+        .await;
+    assert_eq!(response.status(), StatusCode::ACCEPTED);
+    assert_eq!(body_json(&response)["enqueued"], false);
+    let spilled = receiver
+        .spill()
+        .map(MemorySpillQueue::spilled)
+        .unwrap_or_default();
+    assert!(!spilled[0].media_sent);
+    let message = serde_json::to_string(&spilled[0]).unwrap_or_default();
+    let restored = receiver.restore(&message).await;
+    assert!(
+        matches!(
+            restored,
+            Ok(crate::receiver::spill::Restored {
+                created: false,
+                enqueued: true
+            })
+        ),
+        "{restored:?}"
+    );
+    assert_eq!(receiver.queue().inner.sent().len(), 1);
+}
+
+#[tokio::test]
+async fn only_when_the_spill_fails_too_does_twilio_get_a_5xx() {
+    let failing = MemorySpillQueue::failing_with(BackendError::Unavailable {
+        service: Service::Sqs,
+        detail: "injected".into(),
+    });
+    let receiver = spilling(
+        Flaky::<MemoryEventStore>::failing(1),
+        MemoryMediaQueue::default(),
+        failing,
+    );
+    let response = receiver.handle(signed_request(&room_created())).await;
+    assert_unavailable(&response, "DynamoDB throttled");
+}
+
+#[tokio::test]
+async fn the_spill_consumer_never_stores_what_does_not_verify() {
+    let receiver = spilling(
+        Flaky::<MemoryEventStore>::failing(1),
+        MemoryMediaQueue::default(),
+        MemorySpillQueue::default(),
+    );
+    receiver.handle(signed_request(&room_created())).await;
+    let spilled = receiver
+        .spill()
+        .map(MemorySpillQueue::spilled)
+        .unwrap_or_default();
+    let mut forged = spilled[0].clone();
+    forged.body = forged.body.replace("standup", "forged");
+    let mut elsewhere = spilled[0].clone();
+    elsewhere.url = "https://attacker.example.com/twilio/video".into();
+    let event = aws_lambda_events::sqs::SqsEvent {
+        records: [
+            ("forged", serde_json::to_string(&forged).unwrap_or_default()),
+            (
+                "elsewhere",
+                serde_json::to_string(&elsewhere).unwrap_or_default(),
+            ),
+            ("garbage", "{\"spill_version\":1}".to_owned()),
+            (
+                "good",
+                serde_json::to_string(&spilled[0]).unwrap_or_default(),
+            ),
+        ]
+        .into_iter()
+        .map(|(id, body)| aws_lambda_events::sqs::SqsMessage {
+            message_id: Some(id.to_owned()),
+            body: Some(body),
+            ..Default::default()
+        })
+        .collect(),
+    };
+    let response = receiver.drain_spill(event).await;
+    let failed: Vec<&str> = response
+        .batch_item_failures
+        .iter()
+        .map(|f| f.item_identifier.as_str())
+        .collect();
+    assert_eq!(failed, ["forged", "elsewhere", "garbage"]);
+    let items = receiver.store().inner.items();
+    assert_eq!(items.len(), 1);
+    assert_eq!(items[0].fields.room_name.as_deref(), Some("standup"));
+}
+
+#[tokio::test]
+async fn a_fragment_in_the_configured_url_is_not_signed() {
+    let receiver = receiver(MemoryMediaQueue::default())
+        .with_webhook_url(Some(format!("{URL}#ct=2000&rt=4000&tt=15000&rc=3&rp=all")));
+    let mut request = signed_request(&room_created());
+    request.extensions_mut().remove::<CalledUrl>();
+    let response = receiver.handle(request).await;
+    assert_eq!(
+        response.status(),
+        StatusCode::OK,
+        "{}",
+        body_json(&response)
+    );
 }
 
 #[tokio::test]
@@ -457,7 +725,6 @@ fn every_error_maps_to_one_status() {
         (CallbackError::MissingSignature, 403),
         (CallbackError::InvalidSignature, 403),
         (CallbackError::UnknownUrl, 500),
-        (CallbackError::InvalidCallback(ParseError::NoTimeline), 400),
         (CallbackError::Store(backend(true)), 503),
         (CallbackError::Store(backend(false)), 500),
         (CallbackError::Enqueue(backend(true)), 503),

@@ -55,9 +55,24 @@ pub struct Plan {
     stall: Duration,
     rng: Mutex<StdRng>,
     tally: Mutex<BTreeMap<Fault, usize>>,
+    table_down: std::sync::atomic::AtomicBool,
+    refused_while_down: std::sync::atomic::AtomicUsize,
 }
 
 impl Plan {
+    /// While `down`, every DynamoDB call is answered 500 without reaching moto (an outage of the table);
+    /// SQS calls keep their usual share of faults.
+    pub fn set_table_down(&self, down: bool) {
+        self.table_down
+            .store(down, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// How many DynamoDB calls the outage refused.
+    pub fn refused_while_down(&self) -> usize {
+        self.refused_while_down
+            .load(std::sync::atomic::Ordering::SeqCst)
+    }
+
     fn choose(&self) -> Fault {
         let mut rng = self
             .rng
@@ -113,6 +128,8 @@ pub async fn start(upstream: &str, share: f64, stall: Duration, seed: u64) -> Fa
         stall,
         rng: Mutex::new(StdRng::seed_from_u64(seed)),
         tally: Mutex::new(BTreeMap::new()),
+        table_down: std::sync::atomic::AtomicBool::new(false),
+        refused_while_down: std::sync::atomic::AtomicUsize::new(0),
     });
     let client: Client<HttpConnector, Full<Bytes>> =
         Client::builder(TokioExecutor::new()).build_http();
@@ -168,6 +185,19 @@ async fn handle(
     client: Client<HttpConnector, Full<Bytes>>,
     upstream: Arc<str>,
 ) -> Result<Response<Full<Bytes>>, Dropped> {
+    let to_dynamodb = request
+        .headers()
+        .get("x-amz-target")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|target| target.starts_with("DynamoDB_"));
+    if to_dynamodb && plan.table_down.load(std::sync::atomic::Ordering::SeqCst) {
+        plan.refused_while_down
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        return Ok(error_response(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "InternalServerError",
+        ));
+    }
     let fault = plan.choose();
     match fault {
         Fault::ServerErrorBefore => {

@@ -16,7 +16,7 @@ use aws_sdk_dynamodb::types::{
 use aws_sdk_sqs::types::{MessageSystemAttributeName, QueueAttributeName};
 use lambda_http::request::LambdaRequest;
 use lambda_http::Context;
-use twilio_video_callbacks::aws::queue::SqsMediaQueue;
+use twilio_video_callbacks::aws::queue::{SqsMediaQueue, SqsSpillQueue};
 use twilio_video_callbacks::aws::sdk::sdk_loader;
 use twilio_video_callbacks::aws::store::DynamoEventStore;
 use twilio_video_callbacks::receiver::gateway::{self, GatewayResponse};
@@ -24,7 +24,7 @@ use twilio_video_callbacks::receiver::handler::Receiver;
 use twilio_video_callbacks::receiver::item::StoredEvent;
 use twilio_video_callbacks::receiver::settings::{build_receiver, Settings};
 
-pub type AwsReceiver = Receiver<DynamoEventStore, SqsMediaQueue>;
+pub use twilio_video_callbacks::receiver::settings::AwsReceiver;
 
 /// moto's URL, from the test command.
 pub fn moto_endpoint() -> String {
@@ -215,6 +215,21 @@ pub fn receiver_split(
         DynamoEventStore::new(aws_sdk_dynamodb::Client::new(dynamodb), table),
         SqsMediaQueue::new(aws_sdk_sqs::Client::new(sqs), queue_url),
     )
+    .with_spill(None::<SqsSpillQueue>)
+}
+
+/// [`receiver_split`] that spills to `spill_url` what it cannot store or enqueue.
+pub fn receiver_spilling(
+    dynamodb: &SdkConfig,
+    sqs: &SdkConfig,
+    table: &str,
+    queue_url: &str,
+    spill_url: &str,
+) -> AwsReceiver {
+    receiver_split(dynamodb, sqs, table, queue_url).with_spill(Some(SqsSpillQueue::new(
+        aws_sdk_sqs::Client::new(sqs),
+        spill_url,
+    )))
 }
 
 /// The sample file `name` in events/.
@@ -367,21 +382,6 @@ impl Drainer {
             .await
             .unwrap_or_else(|err| panic!("the drainer panicked: {err}"))
     }
-}
-
-/// Receives and deletes every message on the queue, read as the library's media message.
-pub async fn drain_media_messages(
-    sdk: &SdkConfig,
-    queue_url: &str,
-) -> Vec<twilio_video_callbacks::message::MediaMessage> {
-    drain(sdk, queue_url)
-        .await
-        .iter()
-        .map(|m| {
-            serde_json::from_str(m.body().unwrap_or_default())
-                .unwrap_or_else(|err| panic!("not a media message: {err}"))
-        })
-        .collect()
 }
 
 pub fn events_dir() -> PathBuf {
