@@ -102,21 +102,58 @@ class ReceiverFunction(unittest.TestCase):
         self.assertEqual(variables["EVENTS_TABLE"], {"Ref": "EventsTable"})
         self.assertEqual(variables["MEDIA_QUEUE_URL"], {"Ref": "MediaQueue"})
         self.assertEqual(variables["TWILIO_AUTH_TOKEN_PARAMETER"], {"Ref": "AuthTokenParameterName"})
+        self.assertEqual(variables["SPILL_QUEUE_URL"], {"Ref": "SpillQueue"})
 
     def test_one_post_route_with_payload_2_0(self):
-        events = list(self.props["Events"].values())
-        self.assertEqual(len(events), 1)
-        event = events[0]
+        event = self.props["Events"]["TwilioCallback"]
         self.assertEqual(event["Type"], "HttpApi")
         self.assertEqual(event["Properties"]["Method"], "POST")
         self.assertEqual(event["Properties"]["PayloadFormatVersion"], "2.0")
         self.assertEqual(event["Properties"]["ApiId"], {"Ref": "CallbackApi"})
 
 
+    def test_consumes_the_spill_queue_with_partial_batch_failures_and_a_concurrency_cap(self):
+        self.assertEqual(set(self.props["Events"]), {"TwilioCallback", "SpillDrain"})
+        drain = self.props["Events"]["SpillDrain"]
+        self.assertEqual(drain["Type"], "SQS")
+        self.assertEqual(drain["Properties"]["Queue"], {"Fn::GetAtt": ["SpillQueue", "Arn"]})
+        self.assertEqual(drain["Properties"]["FunctionResponseTypes"], ["ReportBatchItemFailures"])
+        self.assertLessEqual(drain["Properties"]["ScalingConfig"]["MaximumConcurrency"], 5)
+
+    def test_the_spill_queue_has_a_dead_letter_queue_and_alarms(self):
+        spill = RESOURCES["SpillQueue"]["Properties"]
+        self.assertGreaterEqual(spill["VisibilityTimeout"], 6 * self.props["Timeout"])
+        self.assertEqual(spill["RedrivePolicy"]["deadLetterTargetArn"],
+                         {"Fn::GetAtt": ["SpillDeadLetterQueue", "Arn"]})
+        watched = {
+            alarm["Properties"]["Dimensions"][0]["Value"]["Fn::GetAtt"][0]
+            for alarm in RESOURCES.values()
+            if alarm["Type"] == "AWS::CloudWatch::Alarm"
+            and alarm["Properties"].get("Namespace") == "AWS/SQS"
+        }
+        self.assertLessEqual({"SpillQueue", "SpillDeadLetterQueue"}, watched)
+
+    def test_the_url_to_paste_makes_twilio_retry_5xx_and_timeouts_within_its_limits(self):
+        url = TEMPLATE["Outputs"]["TwilioStatusCallbackUrl"]["Value"]["Fn::Sub"]
+        signed, fragment = url.split("#")
+        self.assertEqual(signed, TEMPLATE["Outputs"]["CallbackUrl"]["Value"]["Fn::Sub"])
+        overrides = dict(pair.split("=") for pair in fragment.split("&"))
+        # Twilio's "Webhooks connection overrides" page: ct 100-10000, rt 100-15000, tt 100-15000,
+        # rc 0-5, rp one of 4xx, 5xx, ct, rt, all.
+        self.assertTrue(100 <= int(overrides["ct"]) <= 10000)
+        self.assertTrue(100 <= int(overrides["rt"]) <= 15000)
+        self.assertTrue(100 <= int(overrides["tt"]) <= 15000)
+        self.assertTrue(1 <= int(overrides["rc"]) <= 5)
+        self.assertIn(overrides["rp"], {"5xx", "all"})
+        self.assertGreater(int(overrides["rt"]), RESOURCES["CallbackReceiver"]["Properties"]["Timeout"] * 500,
+                           "Twilio waits longer than a slow answer takes")
+
+
 class LeastPrivilege(unittest.TestCase):
     role = RESOURCES["CallbackReceiverRole"]
     allowed = {
-        "EventsTable", "MediaQueue", "AuthTokenParameterName", "AuthTokenKmsKeyArn", "ReceiverLogGroup",
+        "EventsTable", "MediaQueue", "SpillQueue", "AuthTokenParameterName", "AuthTokenKmsKeyArn",
+        "ReceiverLogGroup",
         "AWS::Partition", "AWS::Region", "AWS::AccountId",
     }
 
@@ -234,13 +271,16 @@ class Operations(unittest.TestCase):
             ("Throttles", "CallbackReceiver"),
             ("5xx", "CallbackApi"),
             ("Errors", "MediaArchiver"),
+            ("ApproximateAgeOfOldestMessage", "SpillQueue"),
+            ("ApproximateNumberOfMessagesVisible", "SpillDeadLetterQueue"),
         })
         for alarm in alarms:
             self.assertEqual(alarm["Properties"]["AlarmActions"], [{"Ref": "AlarmTopic"}])
 
     def test_outputs_give_what_twilio_and_workers_need(self):
         outputs = TEMPLATE["Outputs"]
-        for name in ["CallbackUrl", "EventsTableName", "MediaQueueUrl", "MediaQueueArn", "DeadLetterQueueUrl"]:
+        for name in ["CallbackUrl", "TwilioStatusCallbackUrl", "EventsTableName", "MediaQueueUrl", "MediaQueueArn",
+                     "DeadLetterQueueUrl", "SpillQueueUrl", "SpillDeadLetterQueueUrl"]:
             self.assertIn(name, outputs)
         self.assertTrue(outputs["CallbackUrl"]["Value"]["Fn::Sub"].endswith("/twilio/video"))
 
