@@ -10,7 +10,7 @@ ensure_venv scripts/requirements.txt
 say "cargo fmt --check"
 cargo fmt --all -- --check
 say "cargo clippy"
-cargo clippy --all-targets --locked -- -D warnings
+cargo clippy --all-targets --all-features --locked -- -D warnings
 say "sample events match scripts/make_events.py"
 python3 scripts/make_events.py --check
 say "template.yaml: cfn-lint (with the serverless rules), sam validate --lint, template tests"
@@ -23,7 +23,7 @@ say "checkov on template.yaml (every skipped check is justified in the template)
 
 start_moto
 say "cargo test (unit and integration, against moto at $AWS_ENDPOINT_URL)"
-cargo test --locked --all-targets -- --skip alone::
+cargo test --locked --all-targets --all-features -- --skip alone::
 say "the tests that measure this process's memory, one at a time (tests/it/alone)"
-cargo test --locked --test it alone:: -- --test-threads=1 --nocapture
+cargo test --locked --all-features --test it alone:: -- --test-threads=1 --nocapture
 say "all checks passed"

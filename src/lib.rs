@@ -10,6 +10,8 @@
 //!   DynamoDB and SQS adapters, the SDK loader, SSM reads, TLS roots.
 //! - [`message`]: the media queue's message contract ([`message::MediaMessage`]); workers depend on it.
 //! - [`env`]: configuration values and the start-up error both programs report.
+//! - `operator` (feature `operator`): the operator CLI's library: Twilio's REST API, backfill, reconcile,
+//!   prune.
 //!
 //! The binaries in `src/bin/` only read settings, build clients once and run the Lambda runtime.
 #![warn(missing_docs)]
@@ -18,5 +20,7 @@ pub mod archiver;
 pub mod aws;
 pub mod env;
 pub mod message;
+#[cfg(feature = "operator")]
+pub mod operator;
 pub mod receiver;
 pub mod twilio;

@@ -78,8 +78,13 @@ pub struct MediaMessage {
     /// Bytes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub size: Option<u64>,
-    /// The callback's `Timestamp`, UTC, RFC 3339 with milliseconds.
+    /// The callback's `Timestamp`, UTC, RFC 3339 with milliseconds (for a backfill, when Twilio created
+    /// the recording, or completed the composition).
     pub timestamp: String,
+    /// Absent for a message sent for a callback; `backfill` for one the operator's `backfill` (or
+    /// `reconcile --enqueue-missing`) sent for media listed from Twilio's REST API. Added within version 1.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub origin: Option<String>,
 }
 
 impl MediaMessage {
@@ -123,6 +128,7 @@ impl MediaMessage {
             duration: fields.duration,
             size: fields.size,
             timestamp: crate::twilio::timestamp::format(fields.timestamp),
+            origin: None,
         })
     }
 

@@ -45,7 +45,8 @@ impl ApiKey {
         &self.sid
     }
 
-    fn basic_auth(&self) -> String {
+    /// The `Authorization` header's value.
+    pub(crate) fn basic_auth(&self) -> String {
         format!(
             "Basic {}",
             BASE64.encode(format!("{}:{}", self.sid, self.secret))
@@ -86,6 +87,21 @@ pub trait MediaSource: Send + Sync {
 
 type HttpClient = Client<HttpsConnector<HttpConnector>, Empty<Bytes>>;
 
+/// An HTTP/1.1 client for Twilio's APIs: rustls with the compiled-in roots, plain HTTP for local fakes.
+pub(crate) fn https_client<B>() -> Result<Client<HttpsConnector<HttpConnector>, B>, std::io::Error>
+where
+    B: hyper::body::Body + Send + 'static,
+    B::Data: Send,
+{
+    let tls = crate::aws::tls::client_config().map_err(std::io::Error::other)?;
+    let https = hyper_rustls::HttpsConnectorBuilder::new()
+        .with_tls_config(tls)
+        .https_or_http()
+        .enable_http1()
+        .build();
+    Ok(Client::builder(TokioExecutor::new()).build(https))
+}
+
 /// Twilio's media endpoints over HTTPS (rustls, the compiled-in roots), with an API key.
 pub struct TwilioMedia {
     http: HttpClient,
@@ -97,14 +113,8 @@ impl TwilioMedia {
     /// A client sending `key` to Twilio (never to the file's host), waiting at most `read_timeout` for
     /// response headers.
     pub fn new(key: ApiKey, read_timeout: Duration) -> Result<Self, std::io::Error> {
-        let tls = crate::aws::tls::client_config().map_err(std::io::Error::other)?;
-        let https = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_tls_config(tls)
-            .https_or_http()
-            .enable_http1()
-            .build();
         Ok(TwilioMedia {
-            http: Client::builder(TokioExecutor::new()).build(https),
+            http: https_client()?,
             key,
             read_timeout,
         })

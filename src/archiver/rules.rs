@@ -298,6 +298,7 @@ mod tests {
             duration: Some(1),
             size: Some(10),
             timestamp: "2026-11-27T09:00:00.000Z".into(),
+            origin: None,
         }
     }
 

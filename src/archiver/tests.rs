@@ -150,6 +150,7 @@ fn recording(sid: &str, size: u64) -> MediaMessage {
         duration: Some(1),
         size: Some(size),
         timestamp: "2026-11-27T09:00:00.000Z".into(),
+        origin: None,
     }
 }
 

@@ -10,6 +10,7 @@
 //! - [`schema`]: the media message's JSON Schema against the type that writes it.
 //! - [`spill`]: the spill queue and its consumer on real SQS; the events AWS tooling generates.
 //! - [`alone`]: the load and large-file tests, which measure memory and run on their own.
+//! - `operator` (feature `operator`): backfill, reconcile and prune against a fake Twilio REST API.
 //! - `helpers`: moto set-up, fixtures, the fake Twilio, the fault proxy.
 
 mod alone;
@@ -18,6 +19,8 @@ mod events;
 mod faults;
 mod helpers;
 mod hostile;
+#[cfg(feature = "operator")]
+mod operator;
 mod receiver;
 mod schema;
 mod spill;

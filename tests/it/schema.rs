@@ -27,7 +27,7 @@ fn validator() -> jsonschema::Validator {
 }
 
 /// The validator's complaints about `message`, one line each.
-fn violations(message: &Value) -> Vec<String> {
+pub(crate) fn violations(message: &Value) -> Vec<String> {
     validator()
         .iter_errors(message)
         .map(|err| format!("{}: {err}", err.instance_path()))
@@ -40,6 +40,7 @@ fn full() -> MediaMessage {
         idempotency_key: "0123456789abcdef".repeat(4),
         composition_sid: Some("CJ00000000000000000000000000000001".into()),
         media_external_location: Some("s3://team-bucket/RT1.mka".into()),
+        origin: Some("backfill".into()),
         ..recording("RT00000000000000000000000000000001", 2)
     }
 }
@@ -76,6 +77,7 @@ fn the_schema_documents_exactly_the_fields_the_type_writes() {
         media_external_location: None,
         duration: None,
         size: None,
+        origin: None,
         ..full()
     };
     let always: BTreeSet<String> = keys(&serde_json::to_value(&minimal).unwrap_or_default());
@@ -130,6 +132,7 @@ fn each_rule_of_the_schema_rejects_what_it_should() {
         ("timestamp", Value::from("yesterday at nine")),
         ("media_url", Value::from("not a uri")),
         ("room_sid", Value::from(7)),
+        ("origin", Value::from("somewhere")),
     ];
     for (field, value) in cases {
         let mut bad = good.clone();

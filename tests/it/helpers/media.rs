@@ -33,6 +33,7 @@ pub fn recording(sid: &str, size: u64) -> MediaMessage {
         duration: Some(61),
         size: Some(size),
         timestamp: "2026-11-27T09:15:02.300Z".into(),
+        origin: None,
     }
 }
 

@@ -469,6 +469,8 @@ pub fn http_api_event(
     })
 }
 
+#[cfg(feature = "operator")]
+pub mod fake_rest;
 pub mod fake_twilio;
 pub mod fault_proxy;
 pub mod media;
