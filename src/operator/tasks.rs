@@ -246,63 +246,84 @@ pub async fn backfill(
     Ok(report)
 }
 
-/// Sends `files`' messages in batches of ten (`SendMessageBatch`), retrying refused entries twice;
-/// returns the SIDs still refused.
+/// Sends `files`' messages in batches of ten (`SendMessageBatch`), the batches of one call at the same
+/// time (a page of a hundred files is ten calls in flight), retrying refused entries twice; returns the
+/// SIDs still refused.
 async fn send_batches(
     client: &aws_sdk_sqs::Client,
     url: &str,
     files: &[MediaFile],
 ) -> Result<HashSet<String>, OperatorError> {
-    let fifo = url.ends_with(".fifo");
-    let mut refused = HashSet::new();
+    let mut sends = tokio::task::JoinSet::new();
     for chunk in files.chunks(10) {
-        let mut pending: Vec<(usize, &MediaFile)> = chunk.iter().enumerate().collect();
-        for _ in 0..3 {
-            if pending.is_empty() {
-                break;
-            }
-            let mut entries = Vec::with_capacity(pending.len());
-            for (n, file) in &pending {
-                let body =
-                    serde_json::to_string(&file.message).map_err(|err| OperatorError::Aws {
-                        service: "SQS SendMessageBatch",
-                        detail: err.to_string(),
-                    })?;
-                let event = MessageAttributeValue::builder()
-                    .data_type("String")
-                    .string_value(&file.message.event)
-                    .build()
-                    .map_err(|err| OperatorError::Aws {
-                        service: "SQS SendMessageBatch",
-                        detail: err.to_string(),
-                    })?;
-                let mut entry = SendMessageBatchRequestEntry::builder()
-                    .id(n.to_string())
-                    .message_body(body)
-                    .message_attributes("event", event);
-                if fifo {
-                    entry = entry
-                        .message_group_id(file.message.group_id())
-                        .message_deduplication_id(&file.message.idempotency_key);
-                }
-                entries.push(entry.build().map_err(|err| OperatorError::Aws {
-                    service: "SQS SendMessageBatch",
-                    detail: err.to_string(),
-                })?);
-            }
-            let output = client
-                .send_message_batch()
-                .queue_url(url)
-                .set_entries(Some(entries))
-                .send()
-                .await
-                .map_err(aws("SQS SendMessageBatch"))?;
-            let failed: HashSet<&str> = output.failed().iter().map(|f| f.id()).collect();
-            pending.retain(|(n, _)| failed.contains(n.to_string().as_str()));
-        }
-        refused.extend(pending.iter().map(|(_, file)| file.sid().to_owned()));
+        let (client, url, chunk) = (client.clone(), url.to_owned(), chunk.to_vec());
+        sends.spawn(async move { send_batch(&client, &url, &chunk).await });
+    }
+    let mut refused = HashSet::new();
+    while let Some(sent) = sends.join_next().await {
+        let sent = sent.map_err(|err| OperatorError::Aws {
+            service: "SQS SendMessageBatch",
+            detail: err.to_string(),
+        })?;
+        refused.extend(sent?);
     }
     Ok(refused)
+}
+
+/// One `SendMessageBatch` of at most ten files, retrying refused entries twice.
+async fn send_batch(
+    client: &aws_sdk_sqs::Client,
+    url: &str,
+    chunk: &[MediaFile],
+) -> Result<Vec<String>, OperatorError> {
+    let fifo = url.ends_with(".fifo");
+    let mut pending: Vec<(usize, &MediaFile)> = chunk.iter().enumerate().collect();
+    for _ in 0..3 {
+        if pending.is_empty() {
+            break;
+        }
+        let mut entries = Vec::with_capacity(pending.len());
+        for (n, file) in &pending {
+            let body = serde_json::to_string(&file.message).map_err(|err| OperatorError::Aws {
+                service: "SQS SendMessageBatch",
+                detail: err.to_string(),
+            })?;
+            let event = MessageAttributeValue::builder()
+                .data_type("String")
+                .string_value(&file.message.event)
+                .build()
+                .map_err(|err| OperatorError::Aws {
+                    service: "SQS SendMessageBatch",
+                    detail: err.to_string(),
+                })?;
+            let mut entry = SendMessageBatchRequestEntry::builder()
+                .id(n.to_string())
+                .message_body(body)
+                .message_attributes("event", event);
+            if fifo {
+                entry = entry
+                    .message_group_id(file.message.group_id())
+                    .message_deduplication_id(&file.message.idempotency_key);
+            }
+            entries.push(entry.build().map_err(|err| OperatorError::Aws {
+                service: "SQS SendMessageBatch",
+                detail: err.to_string(),
+            })?);
+        }
+        let output = client
+            .send_message_batch()
+            .queue_url(url)
+            .set_entries(Some(entries))
+            .send()
+            .await
+            .map_err(aws("SQS SendMessageBatch"))?;
+        let failed: HashSet<&str> = output.failed().iter().map(|f| f.id()).collect();
+        pending.retain(|(n, _)| failed.contains(n.to_string().as_str()));
+    }
+    Ok(pending
+        .iter()
+        .map(|(_, file)| file.sid().to_owned())
+        .collect())
 }
 
 /// Why a file is not safely in the archive.

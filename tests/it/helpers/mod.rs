@@ -329,7 +329,8 @@ impl Drainer {
                     .queue_url(&url)
                     .max_number_of_messages(10)
                     .visibility_timeout(600)
-                    .wait_time_seconds(if stopping { 0 } else { 1 })
+                    // No long poll: moto holds its queue while one waits, which would stall the sends.
+                    .wait_time_seconds(0)
                     .send()
                     .await;
                 let batch = match received {
@@ -340,8 +341,12 @@ impl Drainer {
                         continue;
                     }
                 };
-                if batch.is_empty() && stopping {
-                    break;
+                if batch.is_empty() {
+                    if stopping {
+                        break;
+                    }
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                    continue;
                 }
                 let mut entries = Vec::new();
                 for (n, message) in batch.iter().enumerate() {
@@ -362,12 +367,19 @@ impl Drainer {
                 if !entries.is_empty() {
                     // Deleting only keeps the queue short; a failed delete is harmless (the
                     // visibility timeout outlasts the test).
-                    let _ = client
+                    match client
                         .delete_message_batch()
                         .queue_url(&url)
                         .set_entries(Some(entries))
                         .send()
-                        .await;
+                        .await
+                    {
+                        Ok(out) if !out.failed().is_empty() => {
+                            eprintln!("drainer: {} deletes refused", out.failed().len())
+                        }
+                        Ok(_) => {}
+                        Err(err) => eprintln!("drainer: delete failed ({err:?})"),
+                    }
                 }
             }
             messages
