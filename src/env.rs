@@ -60,6 +60,16 @@ pub fn process(name: &str) -> Option<String> {
     std::env::var(name).ok()
 }
 
+/// A lookup over fixed `(name, value)` pairs, for settings tests.
+#[cfg(test)]
+pub(crate) fn lookup_from(vars: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+    let map: std::collections::HashMap<String, String> = vars
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    move |name: &str| map.get(name).cloned()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -513,40 +513,14 @@ fn log(trace: &Trace, result: &Result<Accepted, CallbackError>, ms: f64) {
             let outcome = accepted.log_outcome(trace.unknown_event);
             let status = accepted.status().as_u16();
             let enqueued = accepted.enqueued;
-            if let Some(parse_error) = &accepted.parse_error {
-                tracing::warn!(
-                    event,
-                    room_sid,
-                    outcome,
-                    enqueued,
-                    status,
-                    ms,
-                    idempotency_token = token,
-                    parse_error = parse_error.as_str(),
-                    "signed callback breaks the specification's tables: kept with its parse_error"
-                );
+            let parse_error = accepted.parse_error.as_deref();
+            // Anything but a plain store or duplicate is a warning, and says why.
+            let note = if parse_error.is_some() {
+                "signed callback breaks the specification's tables: kept with its parse_error"
             } else if accepted.kept == Kept::Spilled {
-                tracing::warn!(
-                    event,
-                    room_sid,
-                    outcome,
-                    enqueued,
-                    status,
-                    ms,
-                    idempotency_token = token,
-                    "callback spilled: the spill consumer stores it when the table answers"
-                );
+                "callback spilled: the spill consumer stores it when the table answers"
             } else if trace.unknown_event {
-                tracing::warn!(
-                    event,
-                    room_sid,
-                    outcome,
-                    enqueued,
-                    status,
-                    ms,
-                    idempotency_token = token,
-                    "callback with an undocumented StatusCallbackEvent stored, not enqueued"
-                );
+                "callback with an undocumented StatusCallbackEvent stored, not enqueued"
             } else {
                 tracing::info!(
                     event,
@@ -558,7 +532,19 @@ fn log(trace: &Trace, result: &Result<Accepted, CallbackError>, ms: f64) {
                     idempotency_token = token,
                     "callback handled"
                 );
-            }
+                return;
+            };
+            tracing::warn!(
+                event,
+                room_sid,
+                outcome,
+                enqueued,
+                status,
+                ms,
+                idempotency_token = token,
+                parse_error = parse_error.unwrap_or("-"),
+                "{note}"
+            );
         }
         Err(err) => {
             let (outcome, status) = (err.outcome(), err.status().as_u16());

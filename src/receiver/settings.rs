@@ -148,14 +148,9 @@ pub type AwsReceiver = Receiver<DynamoEventStore, SqsMediaQueue, SqsSpillQueue>;
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::collections::HashMap;
 
     fn settings(vars: &[(&str, &str)]) -> Result<Settings, ConfigError> {
-        let map: HashMap<String, String> = vars
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        Settings::from_lookup(|name| map.get(name).cloned())
+        Settings::from_lookup(crate::env::lookup_from(vars))
     }
 
     const BASE: &[(&str, &str)] = &[

@@ -532,7 +532,10 @@ async fn backfill_throughput() {
     let started = std::time::Instant::now();
     let (report, messages) = backfill(&ctx, &aws).await;
     let secs = started.elapsed().as_secs_f64();
-    assert_eq!((report.listed, report.enqueued, messages.len()), (FILES, FILES, FILES));
+    assert_eq!(
+        (report.listed, report.enqueued, messages.len()),
+        (FILES, FILES, FILES)
+    );
     let pages = FILES.div_ceil(100);
     eprintln!(
         "backfill: {FILES} files ({pages} pages): listed alone (--dry-run) in {list_secs:.2} s ({:.0} files/s \
