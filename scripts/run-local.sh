@@ -43,4 +43,4 @@ done
 python3 scripts/local_aws.py show "$TABLE" "$QUEUE"
 echo
 say "function log (one line per callback): .local/watch.log"
-grep -E "callback (handled|refused|not handled|with an undocumented)" "$LOCAL/watch.log" | tail -5 || true
+grep -E "callback (handled|refused|not handled|spilled|with an undocumented)|signed callback breaks" "$LOCAL/watch.log" | tail -5 || true
