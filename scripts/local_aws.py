@@ -64,6 +64,8 @@ def show(table, queue):
                 "room_status", "room_duration", "participant_duration", "percentage_done", "size",
                 "failed_operation", "error_message") if k in item)
             mark = " [message on the queue]" if item["idempotency_key"] in queued_keys else ""
+            if "parse_error" in item:
+                mark += f" [kept, breaks the spec: {item['parse_error']}]"
             print(f"    {item['timestamp']}  {item['event']:<26} {detail}{mark}")
         print(f"    ({len(timeline)} events; each item keeps all {sum(len(i['params']) for i in timeline)}"
               " parameters as received under 'params')")
