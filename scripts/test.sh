@@ -23,7 +23,9 @@ say "checkov on template.yaml (every skipped check is justified in the template)
 
 start_moto
 say "cargo test (unit and integration, against moto at $AWS_ENDPOINT_URL)"
-cargo test --locked --all-targets --all-features -- --skip alone::
+cargo test --locked --all-features --lib --bins --tests -- --skip alone::
+say "the benchmarks, once each as tests (criterion's test mode)"
+cargo test --locked --all-features --benches
 say "the tests that measure this process's memory, one at a time (tests/it/alone)"
 cargo test --locked --all-features --test it alone:: -- --test-threads=1 --nocapture
 say "all checks passed"
