@@ -18,7 +18,7 @@ say "cold start"
 python3 scripts/cold_start.py target/release/callback-receiver "${RUNS:-20}"
 
 say "faults and load against moto (the figures tests/it/faults.rs and tests/it/alone/load.rs print)"
-cargo test --locked --all-features --test it faults:: alone::load:: -- --test-threads=1 --nocapture 2>&1 | grep -E "^(faults|load)"
+cargo test --locked --all-features --test it faults:: alone::load:: -- --test-threads=1 --nocapture 2>&1 | grep -oE "(faults \(|load: ).*"
 
 say "backfill throughput: the operator CLI against a fake Twilio REST API and moto (tests/it/operator.rs)"
-cargo test --locked --all-features --test it operator::backfill_throughput -- --ignored --nocapture 2>&1 | grep -E "^backfill:"
+cargo test --locked --all-features --test it operator::backfill_throughput -- --ignored --nocapture 2>&1 | grep -oE "backfill: .*"
