@@ -213,7 +213,7 @@ async fn with_twilios_default_delivery_a_table_outage_is_spilled_and_nothing_ack
     let mut rounds = 0;
     let mut consumer_failures = 0;
     loop {
-        let batch = receive_batch(&bench.direct, &spill_url).await;
+        let batch = receive_as_event(&bench.direct, &spill_url).await;
         if batch.records.is_empty() {
             break;
         }
@@ -264,36 +264,6 @@ async fn with_twilios_default_delivery_a_table_outage_is_spilled_and_nothing_ack
     bench
         .assert_nothing_acknowledged_lost(&acknowledged, &messages)
         .await;
-}
-
-/// Up to ten messages from `queue_url`, as the SQS event Lambda would deliver (visible again at once
-/// if not deleted, so a reported failure is retried on the next receive).
-async fn receive_batch(
-    sdk: &aws_config::SdkConfig,
-    queue_url: &str,
-) -> aws_lambda_events::sqs::SqsEvent {
-    let output = aws_sdk_sqs::Client::new(sdk)
-        .receive_message()
-        .queue_url(queue_url)
-        .max_number_of_messages(10)
-        .visibility_timeout(0)
-        .send()
-        .await
-        .unwrap_or_else(|err| panic!("{err:?}"));
-    aws_lambda_events::sqs::SqsEvent {
-        records: output
-            .messages
-            .unwrap_or_default()
-            .into_iter()
-            .map(|m| aws_lambda_events::sqs::SqsMessage {
-                message_id: m.message_id,
-                receipt_handle: m.receipt_handle,
-                body: m.body,
-                event_source: Some("aws:sqs".to_owned()),
-                ..Default::default()
-            })
-            .collect(),
-    }
 }
 
 async fn delete(sdk: &aws_config::SdkConfig, queue_url: &str, handle: &str) {

@@ -3,7 +3,7 @@
 //! SQS event, verifies it again and stores it; what does not verify ends in the dead-letter queue. And
 //! the API Gateway events AWS's own tooling generates (`sam local generate-event`) verify and are stored.
 
-use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
+use aws_lambda_events::sqs::SqsBatchResponse;
 use aws_sdk_sqs::types::QueueAttributeName;
 use base64::Engine as _;
 use twilio_video_callbacks::receiver::gateway::{self, Answer};
@@ -39,34 +39,6 @@ async fn spill_queues(sdk: &aws_config::SdkConfig, max_receives: u32) -> (String
         .queue_url
         .unwrap_or_else(|| panic!("no URL"));
     (spill, dead_letters)
-}
-
-/// Receives what is on `queue_url` (without deleting it) as the SQS event Lambda's event source mapping
-/// would deliver, with each message's receipt handle kept for the delete after a success.
-async fn receive_as_event(sdk: &aws_config::SdkConfig, queue_url: &str) -> (SqsEvent, Vec<String>) {
-    let output = aws_sdk_sqs::Client::new(sdk)
-        .receive_message()
-        .queue_url(queue_url)
-        .max_number_of_messages(10)
-        .visibility_timeout(0)
-        .send()
-        .await
-        .unwrap_or_else(|err| panic!("{err:?}"));
-    let messages = output.messages.unwrap_or_default();
-    let handles = messages
-        .iter()
-        .map(|m| m.receipt_handle().unwrap_or_default().to_owned())
-        .collect();
-    let records = messages
-        .iter()
-        .map(|m| SqsMessage {
-            message_id: m.message_id().map(str::to_owned),
-            body: m.body().map(str::to_owned),
-            event_source: Some("aws:sqs".to_owned()),
-            ..SqsMessage::default()
-        })
-        .collect();
-    (SqsEvent { records }, handles)
 }
 
 /// The function invoked with `event` as Lambda would: a JSON payload, dispatched on its shape.
@@ -119,7 +91,7 @@ async fn a_table_that_is_down_spills_and_the_spill_consumer_stores_it_once() {
         &world.queue_url,
         &spill_url,
     );
-    let (event, _) = receive_as_event(&world.sdk, &spill_url).await;
+    let event = receive_as_event(&world.sdk, &spill_url).await;
     assert_eq!(event.records.len(), 1);
     let spilled: Spilled =
         serde_json::from_str(event.records[0].body.as_deref().unwrap_or_default())
@@ -180,7 +152,7 @@ async fn a_spilled_message_that_does_not_verify_ends_in_the_dead_letter_queue_ne
         &world.queue_url,
         &spill_url,
     );
-    let (event, _) = receive_as_event(&world.sdk, &spill_url).await;
+    let event = receive_as_event(&world.sdk, &spill_url).await;
     let id = event.records[0].message_id.clone().unwrap_or_default();
     let response =
         batch(invoke_with(&receiver, serde_json::to_value(&event).unwrap_or_default()).await);
@@ -194,7 +166,7 @@ async fn a_spilled_message_that_does_not_verify_ends_in_the_dead_letter_queue_ne
     );
     assert!(scan(&world.sdk, &world.table).await.is_empty());
     // After its last receive, SQS's redrive policy moves it to the dead-letter queue.
-    let (again, _) = receive_as_event(&world.sdk, &spill_url).await;
+    let again = receive_as_event(&world.sdk, &spill_url).await;
     assert!(again.records.is_empty());
     assert_eq!(drain(&world.sdk, &dead_letters).await.len(), 1);
 }

@@ -396,6 +396,36 @@ impl Drainer {
     }
 }
 
+/// Up to ten messages from `queue_url`, as the SQS event Lambda would deliver (visible again at once
+/// if not deleted, so a reported failure is retried on the next receive).
+pub async fn receive_as_event(
+    sdk: &aws_config::SdkConfig,
+    queue_url: &str,
+) -> aws_lambda_events::sqs::SqsEvent {
+    let output = aws_sdk_sqs::Client::new(sdk)
+        .receive_message()
+        .queue_url(queue_url)
+        .max_number_of_messages(10)
+        .visibility_timeout(0)
+        .send()
+        .await
+        .unwrap_or_else(|err| panic!("{err:?}"));
+    aws_lambda_events::sqs::SqsEvent {
+        records: output
+            .messages
+            .unwrap_or_default()
+            .into_iter()
+            .map(|m| aws_lambda_events::sqs::SqsMessage {
+                message_id: m.message_id,
+                receipt_handle: m.receipt_handle,
+                body: m.body,
+                event_source: Some("aws:sqs".to_owned()),
+                ..Default::default()
+            })
+            .collect(),
+    }
+}
+
 pub fn events_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("events")
 }
