@@ -47,6 +47,29 @@ pub trait Lookup {
     fn require(&self, name: &'static str, hint: &'static str) -> Result<String, ConfigError> {
         self.get(name).ok_or(ConfigError::Missing { name, hint })
     }
+
+    /// The whole number in `name`, if set; [`ConfigError::Invalid`] outside `range`, whose bounds the
+    /// message gives with `unit`.
+    fn whole_number(
+        &self,
+        name: &'static str,
+        range: std::ops::RangeInclusive<u64>,
+        unit: &str,
+    ) -> Result<Option<u64>, ConfigError> {
+        self.get(name)
+            .map(|value| match value.parse::<u64>() {
+                Ok(n) if range.contains(&n) => Ok(n),
+                _ => Err(ConfigError::Invalid {
+                    name,
+                    reason: format!(
+                        "{value:?} is not a whole number of {unit} from {} to {}",
+                        range.start(),
+                        range.end()
+                    ),
+                }),
+            })
+            .transpose()
+    }
 }
 
 impl<F: Fn(&str) -> Option<String>> Lookup for F {
@@ -97,5 +120,24 @@ mod tests {
             .map(|e| e.to_string())
             .unwrap_or_default();
         assert_eq!(message, "C is not set: set it to the table");
+    }
+
+    #[test]
+    fn whole_numbers_are_checked_against_their_range() {
+        let lookup = |name: &str| match name {
+            "N" => Some(" 4 ".to_owned()),
+            "BIG" => Some("99".to_owned()),
+            "WORD" => Some("four".to_owned()),
+            _ => None,
+        };
+        assert_eq!(lookup.whole_number("N", 1..=8, "parts"), Ok(Some(4)));
+        assert_eq!(lookup.whole_number("UNSET", 1..=8, "parts"), Ok(None));
+        for name in ["BIG", "WORD"] {
+            let err = lookup.whole_number(name, 1..=8, "parts").err();
+            assert!(
+                matches!(&err, Some(ConfigError::Invalid { reason, .. }) if reason.contains("parts from 1 to 8")),
+                "{err:?}"
+            );
+        }
     }
 }

@@ -36,7 +36,13 @@ pub struct Archiver<M, S, R> {
     log: R,
     prefix: String,
     media_base_url: String,
+    attempts: u32,
 }
+
+/// How many times one delivery tries a copy that failed for a reason that may pass (a broken or stalled
+/// transfer, a failed part upload, a Twilio 5xx), each time from a fresh `/Media` request: Twilio's file
+/// URL expires (600 s by default), so a retry never reuses it. Then SQS delivers the message again.
+pub const DEFAULT_ATTEMPTS: u32 = 2;
 
 /// What happened to one message, for the log and the batch response.
 #[derive(Debug)]
@@ -56,19 +62,31 @@ impl<M: MediaSource, S: MediaSink, R: OutcomeLog> Archiver<M, S, R> {
             log,
             prefix: prefix.to_owned(),
             media_base_url: media_base_url.to_owned(),
+            attempts: DEFAULT_ATTEMPTS,
         }
     }
 
-    /// Handles one SQS batch: every message is tried; those worth retrying are reported as failures.
+    /// Tries a failing copy up to `attempts` times per delivery (at least once).
+    pub fn with_attempts(mut self, attempts: u32) -> Self {
+        self.attempts = attempts.max(1);
+        self
+    }
+
+    /// Handles one SQS batch: its messages are archived at the same time, each to its own outcome; those
+    /// worth retrying are reported as failures.
     pub async fn handle(&self, event: SqsEvent) -> SqsBatchResponse {
-        let mut failures = Vec::new();
-        for record in event.records {
+        let handled = futures_util::future::join_all(event.records.iter().map(|record| async {
             let id = record.message_id.clone().unwrap_or_default();
             let started = Instant::now();
             let result = self
                 .process(record.body.as_deref().unwrap_or_default())
                 .await;
-            let ms = started.elapsed().as_millis() as u64;
+            (id, result, started.elapsed())
+        }))
+        .await;
+        let mut failures = Vec::new();
+        for (id, result, elapsed) in handled {
+            let ms = elapsed.as_millis() as u64;
             match &result {
                 Ok(handled) => tracing::info!(
                     message_id = %id,
@@ -138,15 +156,38 @@ impl<M: MediaSource, S: MediaSink, R: OutcomeLog> Archiver<M, S, R> {
         }
         if let Some(size) = message.size {
             let stem = rules::object_key(&self.prefix, message, "")?;
-            if let Some(s3_uri) = self.sink.find(&stem, size).await? {
-                return Ok(Archived::AlreadyThere { s3_uri, size });
+            if let Some(found) = self.sink.find(&stem, size).await? {
+                return Ok(Archived::AlreadyThere {
+                    s3_uri: found.s3_uri,
+                    size,
+                    sha256: found.sha256,
+                });
             }
         }
         let media_url = message.media_url.as_deref().ok_or_else(|| {
             ArchiveError::InvalidMessage("no media_url and no media_external_location".into())
         })?;
         let url = rules::rebase(media_url, &self.media_base_url)?;
-        let media = self.media.open(&url).await?;
+        let mut attempt = 1;
+        loop {
+            match self.copy(message, &url).await {
+                Err(err @ ArchiveError::Transient(_)) if attempt < self.attempts => {
+                    tracing::warn!(
+                        media_sid = rules::media_sid(message).unwrap_or("-"),
+                        attempt,
+                        error = %err,
+                        "copy failed; trying again from a fresh media URL"
+                    );
+                    attempt += 1;
+                }
+                done => return done,
+            }
+        }
+    }
+
+    /// One attempt: opens the media at Twilio (a fresh redirect each time) and streams it into the sink.
+    async fn copy(&self, message: &MediaMessage, url: &str) -> Result<Archived, ArchiveError> {
+        let media = self.media.open(url).await?;
         let content_type = media.content_type.clone();
         let ext = rules::extension(message, Some(&content_type));
         let key = rules::object_key(&self.prefix, message, &ext)?;
@@ -158,6 +199,7 @@ impl<M: MediaSource, S: MediaSink, R: OutcomeLog> Archiver<M, S, R> {
             s3_uri: uploaded.s3_uri,
             size: uploaded.size,
             content_type,
+            sha256: uploaded.sha256,
         })
     }
 }

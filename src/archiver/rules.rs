@@ -53,13 +53,17 @@ pub enum Archived {
         size: u64,
         /// As Twilio served it.
         content_type: String,
+        /// The SHA-256 of every byte Twilio served (lowercase hex), computed as they streamed.
+        sha256: String,
     },
-    /// The object was already there with the expected size: nothing downloaded.
+    /// The object was already there with the expected size and its SHA-256: nothing downloaded.
     AlreadyThere {
         /// `s3://bucket/key`.
         s3_uri: String,
         /// Its size.
         size: u64,
+        /// The SHA-256 in its metadata (lowercase hex).
+        sha256: String,
     },
     /// Twilio wrote the media to the team's own storage (`media_external_location`): nothing to copy.
     External {
@@ -97,6 +101,30 @@ pub fn check_length(
         }
     }
     Ok(())
+}
+
+/// S3's limits on a multipart upload: at most 10,000 parts, each (but the last) of 5 MiB to 5 GiB.
+pub const MAX_PARTS: u64 = 10_000;
+/// The smallest part S3 accepts (every part but the last).
+pub const MIN_PART_SIZE: u64 = 5 * MIB;
+/// The largest part S3 accepts.
+pub const MAX_PART_SIZE: u64 = 5 * 1024 * MIB;
+const MIB: u64 = 1024 * 1024;
+
+/// The size of part `number` (from 1) of a file of `length` bytes, with `base` the configured part size.
+///
+/// A known length gets one size for every part: `base`, or for a file too large for 10,000 parts of
+/// `base`, the smallest whole number of MiB that fits it in 10,000 parts. An unknown length (no
+/// `Content-Length` and no `size` in the message) doubles the size every 1,000 parts, which reaches
+/// S3's 5 TiB object limit within 10,000 parts. Memory holds only the parts in flight, so a larger part
+/// means proportionally more memory: a 100 GiB file takes 11 MiB parts with the default 8 MiB.
+pub fn part_size(base: u64, length: Option<u64>, number: u64) -> u64 {
+    let base = base.clamp(MIN_PART_SIZE, MAX_PART_SIZE);
+    let size = match length {
+        Some(length) => base.max(length.div_ceil(MAX_PARTS).div_ceil(MIB) * MIB),
+        None => base.saturating_mul(1 << (number.saturating_sub(1) / 1_000).min(20)),
+    };
+    size.min(MAX_PART_SIZE)
 }
 
 /// Reads a queue message: the library's type, and only the schema version this archiver knows.
@@ -200,6 +228,10 @@ pub struct ArchiveRecord {
     /// As served by Twilio.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub content_type: Option<String>,
+    /// The SHA-256 of the archived bytes (lowercase hex): computed while they streamed from Twilio, also in
+    /// the object's `sha256` metadata, and checked against the SHA-256 S3 computed of the stored object.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sha256: Option<String>,
     /// `copied`, `already_archived` or `external`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub how: Option<String>,
@@ -229,6 +261,7 @@ impl ArchiveRecord {
             s3_uri: None,
             size: None,
             content_type: None,
+            sha256: None,
             how: None,
             reason: None,
             archived_at: at.to_owned(),
@@ -246,14 +279,21 @@ impl ArchiveRecord {
                 s3_uri,
                 size,
                 content_type,
+                sha256,
             } => {
                 record.s3_uri = Some(s3_uri.clone());
                 record.size = Some(*size);
                 record.content_type = Some(content_type.clone());
+                record.sha256 = Some(sha256.clone());
             }
-            Archived::AlreadyThere { s3_uri, size } => {
+            Archived::AlreadyThere {
+                s3_uri,
+                size,
+                sha256,
+            } => {
                 record.s3_uri = Some(s3_uri.clone());
                 record.size = Some(*size);
+                record.sha256 = Some(sha256.clone());
             }
             Archived::External { location } => {
                 record.s3_uri = Some(location.clone());
@@ -386,6 +426,36 @@ mod tests {
     }
 
     #[test]
+    fn parts_grow_so_no_file_needs_more_than_10000() {
+        let base = 8 * MIB;
+        // Up to 80,000 MiB, the configured size.
+        assert_eq!(part_size(base, Some(200 * MIB), 1), base);
+        assert_eq!(part_size(base, Some(10_000 * base), 7), base);
+        // Beyond, the smallest whole MiB that fits: 10,000 parts or fewer.
+        for length in [
+            10_000 * base + 1,
+            100 * 1024 * MIB,
+            3 * 1024 * 1024 * MIB + 17,
+        ] {
+            let size = part_size(base, Some(length), 1);
+            assert!(size > base && size % MIB == 0, "{length}: {size}");
+            assert!(length.div_ceil(size) <= MAX_PARTS, "{length}: {size}");
+            assert!(
+                length.div_ceil(size - MIB) > MAX_PARTS,
+                "{length}: {size} is the smallest"
+            );
+        }
+        // S3's bounds hold whatever is configured.
+        assert_eq!(part_size(MIB, Some(10), 1), MIN_PART_SIZE);
+        assert_eq!(part_size(u64::MAX, None, 1), MAX_PART_SIZE);
+        // Unknown length: doubling every 1,000 parts covers S3's 5 TiB object limit.
+        assert_eq!(part_size(base, None, 1_000), base);
+        assert_eq!(part_size(base, None, 1_001), 2 * base);
+        let total: u64 = (1..=MAX_PARTS).map(|n| part_size(base, None, n)).sum();
+        assert!(total >= 5 * 1024 * 1024 * MIB, "{total}");
+    }
+
+    #[test]
     fn only_a_deleted_media_is_not_retried() {
         assert!(!ArchiveError::MediaGone("404".into()).retry());
         assert!(ArchiveError::Transient("500".into()).retry());
@@ -403,11 +473,13 @@ mod tests {
             s3_uri: "s3://b/k".into(),
             size: 10,
             content_type: "audio/x-matroska".into(),
+            sha256: "ab".into(),
         };
         let record = ArchiveRecord::archived(&recording(), &outcome, "2026-11-27T10:00:00.000Z");
         assert_eq!(record.pk, "RM1");
         assert_eq!(record.sk, "2026-11-27T09:00:00.000Z#media-archived#RT1");
         assert_eq!(record.how.as_deref(), Some("copied"));
+        assert_eq!(record.sha256.as_deref(), Some("ab"));
         let failed = ArchiveRecord::failed(&recording(), "gone", "t");
         assert_eq!(failed.event, "media-archive-failed");
         assert_eq!(failed.reason.as_deref(), Some("gone"));

@@ -13,6 +13,13 @@ use crate::aws::{sdk, ssm};
 use crate::env::{self, ConfigError, Lookup};
 use crate::message::TWILIO_VIDEO_BASE_URL;
 
+const MIB: usize = 1024 * 1024;
+/// The part size unless `ARCHIVE_PART_SIZE_MIB` says otherwise.
+pub const DEFAULT_PART_SIZE_MIB: u64 = 8;
+/// Parts uploading at once unless `ARCHIVE_PARTS_IN_FLIGHT` says otherwise: 4 × 8 MiB keeps a 200 MiB
+/// copy's peak under 64 MiB and leaves most of a 512 MB function for the batch's other messages.
+pub const DEFAULT_PARTS_IN_FLIGHT: usize = 4;
+
 /// Where the Twilio API key comes from.
 #[derive(Debug, Clone)]
 pub enum KeySource {
@@ -35,8 +42,13 @@ pub struct Settings {
     pub media_base_url: String,
     /// The Twilio API key, or where to find it.
     pub key: KeySource,
-    /// Bytes per multipart part (S3's minimum is 5 MiB; memory use is about twice this).
+    /// `ARCHIVE_PART_SIZE_MIB`: bytes per multipart part (5 MiB to 5 GiB; larger files get larger parts).
     pub part_size: usize,
+    /// `ARCHIVE_PARTS_IN_FLIGHT`: parts uploading at once, across every message of a batch. Memory is
+    /// about `part_size` × (this + the batch's messages).
+    pub parts_in_flight: usize,
+    /// `ARCHIVE_ATTEMPTS`: copies tried per delivery when one fails for a reason that may pass.
+    pub attempts: u32,
     /// How long to wait for response headers, and between two chunks of a body, before giving up.
     pub read_timeout: Duration,
 }
@@ -50,7 +62,9 @@ impl Settings {
             table: table.into(),
             media_base_url: TWILIO_VIDEO_BASE_URL.to_owned(),
             key,
-            part_size: 8 * 1024 * 1024,
+            part_size: DEFAULT_PART_SIZE_MIB as usize * MIB,
+            parts_in_flight: DEFAULT_PARTS_IN_FLIGHT,
+            attempts: crate::archiver::DEFAULT_ATTEMPTS,
             read_timeout: Duration::from_secs(30),
         }
     }
@@ -106,6 +120,15 @@ impl Settings {
             }
             settings.media_base_url = base;
         }
+        if let Some(mib) = lookup.whole_number("ARCHIVE_PART_SIZE_MIB", 5..=5 * 1024, "MiB")? {
+            settings.part_size = mib as usize * MIB;
+        }
+        if let Some(n) = lookup.whole_number("ARCHIVE_PARTS_IN_FLIGHT", 1..=64, "parts")? {
+            settings.parts_in_flight = n as usize;
+        }
+        if let Some(n) = lookup.whole_number("ARCHIVE_ATTEMPTS", 1..=5, "attempts")? {
+            settings.attempts = n as u32;
+        }
         Ok(settings)
     }
 }
@@ -139,16 +162,14 @@ pub async fn build(settings: &Settings, sdk: &SdkConfig) -> Result<AwsArchiver, 
         sdk::s3_client(sdk),
         &settings.bucket,
         settings.part_size,
+        settings.parts_in_flight,
         settings.read_timeout,
     );
     let log = DynamoOutcomes::new(aws_sdk_dynamodb::Client::new(sdk), &settings.table);
-    Ok(Archiver::new(
-        media,
-        sink,
-        log,
-        &settings.prefix,
-        &settings.media_base_url,
-    ))
+    Ok(
+        Archiver::new(media, sink, log, &settings.prefix, &settings.media_base_url)
+            .with_attempts(settings.attempts),
+    )
 }
 
 #[cfg(test)]
@@ -175,6 +196,39 @@ mod tests {
         assert_eq!(s.prefix, "twilio-video/");
         assert_eq!(s.media_base_url, TWILIO_VIDEO_BASE_URL);
         assert!(matches!(s.key, KeySource::SsmParameter(p) if p == "/twilio/key"));
+        assert_eq!(s.part_size, 8 * MIB);
+        assert_eq!(s.parts_in_flight, DEFAULT_PARTS_IN_FLIGHT);
+        assert_eq!(s.attempts, crate::archiver::DEFAULT_ATTEMPTS);
+    }
+
+    #[test]
+    fn part_size_parts_in_flight_and_attempts_are_read_within_s3s_bounds() {
+        let ok = settings(
+            &[
+                BASE,
+                &[
+                    ("ARCHIVE_PART_SIZE_MIB", "16"),
+                    ("ARCHIVE_PARTS_IN_FLIGHT", "6"),
+                    ("ARCHIVE_ATTEMPTS", "3"),
+                ],
+            ]
+            .concat(),
+        );
+        assert!(
+            matches!(&ok, Ok(s) if s.part_size == 16 * MIB && s.parts_in_flight == 6 && s.attempts == 3),
+            "{ok:?}"
+        );
+        for (name, bad) in [
+            ("ARCHIVE_PART_SIZE_MIB", "4"),
+            ("ARCHIVE_PARTS_IN_FLIGHT", "0"),
+            ("ARCHIVE_ATTEMPTS", "many"),
+        ] {
+            let err = settings(&[BASE, &[(name, bad)]].concat()).err();
+            assert!(
+                matches!(&err, Some(ConfigError::Invalid { name: n, .. }) if *n == name),
+                "{name}={bad}: {err:?}"
+            );
+        }
     }
 
     #[test]

@@ -7,6 +7,7 @@ use std::sync::Mutex;
 use aws_lambda_events::sqs::{SqsEvent, SqsMessage};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
+use sha2::{Digest, Sha256};
 
 use super::media::{MediaSource, MediaStream};
 use super::record::{OutcomeLog, Recorded};
@@ -26,18 +27,56 @@ enum Served {
         claimed_length: Option<u64>,
     },
     Fails(ArchiveError),
+    /// Breaks off mid-transfer the first time it is opened, then serves the file.
+    BreaksOnce(Vec<u8>),
+    /// Waits until every open of the test's barrier is waiting, then serves the file: it can only be served
+    /// when that many messages are being archived at the same time.
+    Together(Vec<u8>),
 }
 
 #[derive(Default)]
 struct FakeTwilio {
     served: HashMap<String, Served>,
     opened: Mutex<Vec<String>>,
+    together: Option<std::sync::Arc<tokio::sync::Barrier>>,
+}
+
+fn stream_of(bytes: &[u8]) -> MediaStream {
+    MediaStream {
+        content_type: "audio/x-matroska".to_owned(),
+        content_length: Some(bytes.len() as u64),
+        body: Full::new(Bytes::from(bytes.to_vec()))
+            .map_err(|never| match never {})
+            .boxed(),
+    }
 }
 
 impl MediaSource for FakeTwilio {
     async fn open(&self, url: &str) -> Result<MediaStream, ArchiveError> {
-        lock(&self.opened).push(url.to_owned());
+        let times = {
+            let mut opened = lock(&self.opened);
+            opened.push(url.to_owned());
+            opened.iter().filter(|u| *u == url).count()
+        };
         match self.served.get(url) {
+            Some(Served::BreaksOnce(bytes)) if times == 1 => {
+                let half = Bytes::from(bytes[..bytes.len() / 2].to_vec());
+                let broken = futures_util::stream::iter([
+                    Ok(http_body::Frame::data(half)),
+                    Err(std::io::Error::other("connection reset")),
+                ]);
+                Ok(MediaStream {
+                    body: http_body_util::StreamBody::new(broken).boxed(),
+                    ..stream_of(bytes)
+                })
+            }
+            Some(Served::BreaksOnce(bytes)) => Ok(stream_of(bytes)),
+            Some(Served::Together(bytes)) => {
+                if let Some(barrier) = &self.together {
+                    barrier.wait().await;
+                }
+                Ok(stream_of(bytes))
+            }
             Some(Served::File {
                 content_type,
                 bytes,
@@ -61,11 +100,15 @@ struct FakeBucket {
 }
 
 impl MediaSink for FakeBucket {
-    async fn find(&self, stem: &str, size: u64) -> Result<Option<String>, ArchiveError> {
+    async fn find(&self, stem: &str, size: u64) -> Result<Option<Uploaded>, ArchiveError> {
         Ok(lock(&self.objects)
             .iter()
             .find(|(key, bytes)| key.starts_with(stem) && bytes.len() as u64 == size)
-            .map(|(key, _)| format!("s3://archive/{key}")))
+            .map(|(key, bytes)| Uploaded {
+                s3_uri: format!("s3://archive/{key}"),
+                size,
+                sha256: hex::encode(Sha256::digest(bytes)),
+            }))
     }
 
     async fn upload(
@@ -86,6 +129,7 @@ impl MediaSink for FakeBucket {
         Ok(Uploaded {
             s3_uri: format!("s3://archive/{key}"),
             size: bytes.len() as u64,
+            sha256: hex::encode(Sha256::digest(&bytes)),
         })
     }
 }
@@ -357,6 +401,75 @@ async fn a_copy_whose_outcome_cannot_be_recorded_is_retried() {
         .handle(batch(&[("m", json(&recording("RT1", 10)))]))
         .await;
     assert_eq!(failed_ids(&response), ["m"]);
+}
+
+#[tokio::test]
+async fn a_transfer_that_breaks_is_retried_from_a_fresh_media_url_within_the_delivery() {
+    let bytes = b"0123456789abcdef".to_vec();
+    let archiver = archiver(
+        twilio(&[("RT1", Served::BreaksOnce(bytes.clone()))]),
+        FakeTable::default(),
+    );
+    let response = archiver
+        .handle(batch(&[("m", json(&recording("RT1", 16)))]))
+        .await;
+    assert!(response.batch_item_failures.is_empty(), "{response:?}");
+    assert_eq!(
+        *lock(&archiver.media.opened),
+        [LOCAL, LOCAL],
+        "the second attempt asked Twilio's /Media again (a new short-lived URL), not the old file URL"
+    );
+    assert_eq!(
+        lock(&archiver.sink.objects)["twilio-video/AC1/RM1/RT1.mka"],
+        bytes
+    );
+    let kept = records(&archiver);
+    assert_eq!(kept.len(), 1);
+    assert_eq!(
+        kept[0].sha256.as_deref(),
+        Some(hex::encode(Sha256::digest(&bytes)).as_str())
+    );
+
+    // With one attempt a delivery, the broken transfer is left to SQS to deliver again.
+    let once = super::Archiver::new(
+        twilio(&[("RT1", Served::BreaksOnce(bytes))]),
+        FakeBucket::default(),
+        FakeTable::default(),
+        "twilio-video/",
+        "http://twilio.test",
+    )
+    .with_attempts(1);
+    let response = once
+        .handle(batch(&[("m", json(&recording("RT1", 16)))]))
+        .await;
+    assert_eq!(failed_ids(&response), ["m"]);
+    assert!(lock(&once.sink.objects).is_empty() && records(&once).is_empty());
+}
+
+#[tokio::test]
+async fn the_messages_of_a_batch_are_archived_at_the_same_time() {
+    let mut twilio = twilio(&[
+        ("RT1", Served::Together(b"one".to_vec())),
+        ("RT2", Served::Together(b"two".to_vec())),
+        ("RT3", Served::Together(b"three".to_vec())),
+    ]);
+    // Each open waits for the other two: one after the other, the first would wait forever.
+    twilio.together = Some(std::sync::Arc::new(tokio::sync::Barrier::new(3)));
+    let archiver = archiver(twilio, FakeTable::default());
+    let handled = tokio::time::timeout(
+        std::time::Duration::from_secs(60),
+        archiver.handle(batch(&[
+            ("a", json(&recording("RT1", 3))),
+            ("b", json(&recording("RT2", 3))),
+            ("c", json(&recording("RT3", 5))),
+        ])),
+    )
+    .await;
+    let Ok(response) = handled else {
+        panic!("the batch's messages were archived one after the other")
+    };
+    assert!(response.batch_item_failures.is_empty(), "{response:?}");
+    assert_eq!(records(&archiver).len(), 3);
 }
 
 #[tokio::test]

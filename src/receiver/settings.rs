@@ -85,15 +85,9 @@ impl Settings {
                 });
             }
         }
-        let retention_days = get("EVENT_RETENTION_DAYS")
-            .map(|value| match value.parse::<u32>() {
-                Ok(days) if days > 0 => Ok(days),
-                _ => Err(ConfigError::Invalid {
-                    name: "EVENT_RETENTION_DAYS",
-                    reason: format!("{value:?} is not a positive whole number of days"),
-                }),
-            })
-            .transpose()?;
+        let retention_days = lookup
+            .whole_number("EVENT_RETENTION_DAYS", 1..=u64::from(u32::MAX), "days")?
+            .map(|days| days as u32);
         let spill_queue_url = get("SPILL_QUEUE_URL");
         Ok(Settings {
             tokens,

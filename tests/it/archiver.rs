@@ -72,6 +72,24 @@ impl Bench {
             .ok()
     }
 
+    /// The full-object SHA-256 S3 computed of the object, as hex.
+    async fn s3_sha256(&self, key: &str) -> Option<String> {
+        use base64::Engine as _;
+        let head = s3_client(&self.sdk)
+            .head_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .checksum_mode(aws_sdk_s3::types::ChecksumMode::Enabled)
+            .send()
+            .await
+            .ok()?;
+        let checksum = head.checksum_sha256()?;
+        base64::engine::general_purpose::STANDARD
+            .decode(checksum)
+            .ok()
+            .map(hex::encode)
+    }
+
     async fn open_uploads(&self) -> usize {
         s3_client(&self.sdk)
             .list_multipart_uploads()
@@ -186,6 +204,15 @@ async fn a_recording_is_archived_byte_for_byte_with_its_key_type_and_metadata() 
     );
     assert_eq!(records[0].size, Some(size));
     assert_eq!(records[0].content_type.as_deref(), Some("audio/x-matroska"));
+    // The SHA-256 recorded is the SHA-256 of what Twilio served, in the table and in the object's
+    // metadata; S3 (here moto) computed the same of the object it stores.
+    let served_sha256 = hex::encode(pattern_sha256(size));
+    assert_eq!(records[0].sha256.as_deref(), Some(served_sha256.as_str()));
+    assert_eq!(
+        metadata.get("sha256").map(String::as_str),
+        Some(served_sha256.as_str())
+    );
+    assert_eq!(bench.s3_sha256(key).await, Some(served_sha256.clone()));
 
     // A second delivery of the same message downloads nothing.
     let again = bench
@@ -286,7 +313,8 @@ async fn in_a_mixed_batch_only_what_can_succeed_later_is_retried_and_no_upload_s
         .await;
     assert_eq!(
         failed_ids(&response),
-        ["flaky", "future", "not-json", "stalled", "truncated"]
+        ["future", "not-json", "stalled", "truncated"],
+        "the flaky one succeeded on its second attempt within the delivery"
     );
     assert_eq!(bench.open_uploads().await, 0, "failed uploads were aborted");
 
@@ -303,13 +331,27 @@ async fn in_a_mixed_batch_only_what_can_succeed_later_is_retried_and_no_upload_s
         external_record.s3_uri.as_deref(),
         Some("https://team-bucket.s3.amazonaws.com/RTf.mka")
     );
-    assert!(by_sid(truncated).is_none() && by_sid(stalled).is_none() && by_sid(flaky).is_none());
-
-    // SQS delivers the failures again; the transient one now succeeds.
-    let retry = archiver
-        .handle(batch(&[("flaky", body(&recording(flaky, 1000)))]))
-        .await;
-    assert!(retry.batch_item_failures.is_empty());
+    assert!(by_sid(truncated).is_none() && by_sid(stalled).is_none());
+    assert_eq!(
+        by_sid(flaky).map(|r| r.event),
+        Some("media-archived".into())
+    );
+    for (sid, size) in [(ok, 6 * MIB), (flaky, 1000)] {
+        assert_eq!(
+            by_sid(sid).and_then(|r| r.sha256),
+            Some(hex::encode(pattern_sha256(size))),
+            "{sid}"
+        );
+    }
+    for sid in [truncated, stalled] {
+        let stem = format!(
+            "twilio-video/AC00000000000000000000000000000001/RM00000000000000000000000000000001/{sid}"
+        );
+        assert!(
+            bench.object(&format!("{stem}.mka")).await.is_none(),
+            "{sid}"
+        );
+    }
     assert_eq!(
         bench.twilio.state.leaked_credentials.load(Ordering::SeqCst),
         0
@@ -339,4 +381,114 @@ async fn refused_credentials_fail_the_message_for_the_dead_letter_queue() {
     assert_eq!(failed_ids(&response), ["m"]);
     assert!(bench.records().await.is_empty());
     assert_eq!(bench.twilio.state.file_requests.load(Ordering::SeqCst), 0);
+}
+
+#[tokio::test]
+async fn a_part_upload_that_fails_mid_file_aborts_the_upload_and_the_file_is_copied_again_whole() {
+    let proxy =
+        crate::helpers::fault_proxy::start(&moto_endpoint(), 0.0, Duration::from_secs(1), 7).await;
+    let through_proxy = patient_at(&proxy.url).await;
+    let bench = Bench::new().await;
+    let sid = "RT00000000000000000000000000000021";
+    let size = 17 * MIB + 3; // four parts of 5 MiB
+    bench.twilio.add(
+        sid,
+        Media {
+            size,
+            content_type: "audio/x-matroska".into(),
+            ..Media::default()
+        },
+    );
+    // Part 2 fails on every one of the SDK's attempts in the first copy, and only then.
+    proxy.plan.fail_part(2, 3);
+    let archiver = media::archiver(
+        &through_proxy,
+        &bench.bucket,
+        &bench.table,
+        &bench.twilio.url,
+        ApiKey::new(KEY_SID, KEY_SECRET),
+        5 * MIB as usize,
+        Duration::from_secs(5),
+    )
+    .await;
+    let response = archiver
+        .handle(batch(&[("m", body(&recording(sid, size)))]))
+        .await;
+    assert!(response.batch_item_failures.is_empty(), "{response:?}");
+
+    assert_eq!(
+        bench.twilio.state.api_requests.load(Ordering::SeqCst),
+        2,
+        "the second copy started again from Twilio's /Media"
+    );
+    assert_eq!(bench.twilio.state.file_requests.load(Ordering::SeqCst), 2);
+    assert_eq!(
+        bench.open_uploads().await,
+        0,
+        "the failed upload was aborted"
+    );
+    let key = format!(
+        "twilio-video/AC00000000000000000000000000000001/RM00000000000000000000000000000001/{sid}.mka"
+    );
+    let object = bench
+        .object(&key)
+        .await
+        .unwrap_or_else(|| panic!("{key} not archived"));
+    let bytes = object
+        .body
+        .collect()
+        .await
+        .unwrap_or_else(|err| panic!("{err}"))
+        .into_bytes();
+    assert_eq!(Sha256::digest(&bytes).to_vec(), pattern_sha256(size));
+    let records = bench.records().await;
+    assert_eq!(records.len(), 1);
+    assert_eq!(records[0].sha256, Some(hex::encode(pattern_sha256(size))));
+}
+
+#[tokio::test]
+async fn a_transfer_broken_with_its_short_lived_url_is_not_a_success_and_the_retry_asks_for_a_new_url(
+) {
+    let bench = Bench::new().await;
+    let sid = "RT00000000000000000000000000000022";
+    let size = 11 * MIB;
+    bench.twilio.add(
+        sid,
+        Media {
+            size,
+            content_type: "audio/x-matroska".into(),
+            break_first_at: Some(7 * MIB),
+            ..Media::default()
+        },
+    );
+    let message = recording(sid, size);
+
+    // One attempt a delivery: the broken transfer is not recorded, nothing stays open or half-written.
+    let once = bench.archiver().await.with_attempts(1);
+    let response = once.handle(batch(&[("m", body(&message))])).await;
+    assert_eq!(failed_ids(&response), ["m"]);
+    assert!(bench.records().await.is_empty());
+    assert_eq!(bench.open_uploads().await, 0);
+    let key = format!(
+        "twilio-video/AC00000000000000000000000000000001/RM00000000000000000000000000000001/{sid}.mka"
+    );
+    assert!(bench.object(&key).await.is_none());
+
+    // SQS delivers it again: a new /Media request, a new URL; the expired one is never asked for.
+    let again = bench
+        .archiver()
+        .await
+        .handle(batch(&[("m", body(&message))]))
+        .await;
+    assert!(again.batch_item_failures.is_empty(), "{again:?}");
+    assert_eq!(bench.twilio.state.api_requests.load(Ordering::SeqCst), 2);
+    assert_eq!(
+        bench.twilio.state.expired_requests.load(Ordering::SeqCst),
+        0
+    );
+    let records = bench.records().await;
+    assert_eq!(records.len(), 1);
+    assert_eq!(records[0].size, Some(size));
+    assert_eq!(records[0].sha256, Some(hex::encode(pattern_sha256(size))));
+    assert_eq!(bench.s3_sha256(&key).await, records[0].sha256);
 }

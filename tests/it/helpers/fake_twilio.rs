@@ -5,7 +5,8 @@
 //! `/files/{sid}` serves a deterministic byte pattern of the configured size and content type, and counts
 //! every request that carries an `Authorization` header (credentials that crossed the redirect). Each
 //! media can be told to fail: 500 for its first N requests, a fixed status (404, 401...), a body cut
-//! short, or a stall.
+//! short, a stall, or a first transfer that breaks off and expires its URL. Each redirect names a new
+//! short-lived URL (`/files/{sid}?token=N`).
 
 use std::collections::HashMap;
 use std::convert::Infallible;
@@ -39,6 +40,9 @@ pub struct Media {
     pub truncate_at: Option<u64>,
     /// Stop sending (without closing) after this many bytes.
     pub stall_at: Option<u64>,
+    /// The first transfer of the file breaks off (the connection fails) after this many bytes, and its
+    /// short-lived URL expires with it: a later request of that URL gets 403, as an expired one would.
+    pub break_first_at: Option<u64>,
 }
 
 #[derive(Default)]
@@ -47,6 +51,11 @@ pub struct State {
     pub api_requests: AtomicUsize,
     pub file_requests: AtomicUsize,
     pub leaked_credentials: AtomicUsize,
+    /// Requests of a file URL that had expired (answered 403).
+    pub expired_requests: AtomicUsize,
+    issued: AtomicUsize,
+    expired: Mutex<Vec<String>>,
+    broken: Mutex<Vec<String>>,
 }
 
 pub struct FakeTwilio {
@@ -98,13 +107,17 @@ pub async fn start() -> FakeTwilio {
     FakeTwilio { url, state }
 }
 
-type Body = http_body_util::combinators::BoxBody<Bytes, Infallible>;
+type Body = http_body_util::combinators::BoxBody<Bytes, std::io::Error>;
 
 fn full(status: u16, body: String) -> Response<Body> {
     Response::builder()
         .status(status)
         .header("content-type", "application/json")
-        .body(Full::new(Bytes::from(body)).boxed())
+        .body(
+            Full::new(Bytes::from(body))
+                .map_err(|never| match never {})
+                .boxed(),
+        )
         .unwrap_or_else(|err| panic!("{err}"))
 }
 
@@ -157,7 +170,8 @@ async fn route(
                     .insert((*sid).to_owned(), found);
                 return Ok(full(500, r#"{"message":"injected"}"#.into()));
             }
-            let location = format!("{base}/files/{sid}?Expires=1795770000&Signature=fake");
+            let token = state.issued.fetch_add(1, Ordering::SeqCst);
+            let location = format!("{base}/files/{sid}?token={token}&Expires=1795770000");
             let mut response = full(302, format!("{{\"redirect_to\":\"{location}\"}}"));
             response.headers_mut().insert(
                 "location",
@@ -173,11 +187,38 @@ async fn route(
             let Some(found) = media(sid) else {
                 return Ok(full(404, "{}".into()));
             };
+            let url = request.uri().to_string();
+            if state
+                .expired
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .contains(&url)
+            {
+                state.expired_requests.fetch_add(1, Ordering::SeqCst);
+                return Ok(full(403, r#"{"message":"Request has expired"}"#.into()));
+            }
+            let break_at = found.break_first_at.filter(|_| {
+                let mut broken = state
+                    .broken
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                let first = !broken.iter().any(|b| b == *sid);
+                if first {
+                    broken.push((*sid).to_owned());
+                    state
+                        .expired
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner)
+                        .push(url.clone());
+                }
+                first
+            });
             let end = found.truncate_at.unwrap_or(found.size).min(found.size);
             let body = Pattern {
                 sent: 0,
                 end,
                 stall_at: found.stall_at,
+                break_at,
                 stall: None,
             };
             Ok(Response::builder()
@@ -196,17 +237,21 @@ struct Pattern {
     sent: u64,
     end: u64,
     stall_at: Option<u64>,
+    break_at: Option<u64>,
     stall: Option<Pin<Box<tokio::time::Sleep>>>,
 }
 
 impl http_body::Body for Pattern {
     type Data = Bytes;
-    type Error = Infallible;
+    type Error = std::io::Error;
 
     fn poll_frame(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
+    ) -> Poll<Option<Result<Frame<Bytes>, std::io::Error>>> {
+        if self.break_at.is_some_and(|at| self.sent >= at) {
+            return Poll::Ready(Some(Err(std::io::Error::other("connection broken"))));
+        }
         if self.stall_at.is_some_and(|at| self.sent >= at) {
             let sleep = self
                 .stall
@@ -217,7 +262,7 @@ impl http_body::Body for Pattern {
             return Poll::Ready(None);
         }
         let mut limit = self.end;
-        if let Some(at) = self.stall_at {
+        for at in [self.stall_at, self.break_at].into_iter().flatten() {
             limit = limit.min(at);
         }
         let n = (limit - self.sent).min(64 * 1024);

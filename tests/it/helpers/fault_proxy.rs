@@ -57,6 +57,8 @@ pub struct Plan {
     tally: Mutex<BTreeMap<Fault, usize>>,
     table_down: std::sync::atomic::AtomicBool,
     refused_while_down: std::sync::atomic::AtomicUsize,
+    /// S3 part uploads to fail: (part number, how many more times).
+    failing_part: Mutex<Option<(u32, usize)>>,
 }
 
 impl Plan {
@@ -65,6 +67,37 @@ impl Plan {
     pub fn set_table_down(&self, down: bool) {
         self.table_down
             .store(down, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// Answers 500 to the next `times` S3 uploads of part `number` (of any upload), without reaching moto.
+    pub fn fail_part(&self, number: u32, times: usize) {
+        *self
+            .failing_part
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some((number, times));
+    }
+
+    /// Whether this request is an upload of the failing part while it still fails (and counts it).
+    fn part_fails(&self, request: &Request<Incoming>) -> bool {
+        let mut failing = self
+            .failing_part
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let Some((number, times)) = failing.as_mut() else {
+            return false;
+        };
+        let is_that_part = request.method() == hyper::Method::PUT
+            && request.uri().query().is_some_and(|query| {
+                query
+                    .split('&')
+                    .any(|pair| pair == format!("partNumber={number}"))
+                    && query.contains("uploadId=")
+            });
+        if is_that_part && *times > 0 {
+            *times -= 1;
+            return true;
+        }
+        false
     }
 
     /// How many DynamoDB calls the outage refused.
@@ -130,6 +163,7 @@ pub async fn start(upstream: &str, share: f64, stall: Duration, seed: u64) -> Fa
         tally: Mutex::new(BTreeMap::new()),
         table_down: std::sync::atomic::AtomicBool::new(false),
         refused_while_down: std::sync::atomic::AtomicUsize::new(0),
+        failing_part: Mutex::new(None),
     });
     let client: Client<HttpConnector, Full<Bytes>> =
         Client::builder(TokioExecutor::new()).build_http();
@@ -196,6 +230,12 @@ async fn handle(
         return Ok(error_response(
             StatusCode::INTERNAL_SERVER_ERROR,
             "InternalServerError",
+        ));
+    }
+    if plan.part_fails(&request) {
+        return Ok(error_response(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "InternalError",
         ));
     }
     let fault = plan.choose();

@@ -52,11 +52,16 @@ pub async fn sdk_at(endpoint: &str) -> SdkConfig {
 /// For set-up and verification of large tests: moto, without the receiver's tight timeouts (a scan of
 /// thousands of items takes moto longer than a callback may).
 pub async fn moto_patient() -> SdkConfig {
+    patient_at(&moto_endpoint()).await
+}
+
+/// [`moto_patient`]'s configuration for another endpoint (a fault proxy in front of moto).
+pub async fn patient_at(endpoint: &str) -> SdkConfig {
     let timeouts = aws_config::timeout::TimeoutConfig::builder()
         .operation_timeout(std::time::Duration::from_secs(120))
         .build();
     sdk_loader()
-        .endpoint_url(moto_endpoint())
+        .endpoint_url(endpoint)
         .region(aws_config::Region::new("us-east-1"))
         .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
             "testing", "testing", None, None, "tests",
