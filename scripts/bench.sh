@@ -11,11 +11,14 @@ say "cargo bench: per-callback work without I/O (17 samples)"
 cargo bench --locked --bench per_callback -- --warm-up-time 2 --measurement-time 5 2>&1 \
   | grep -E "^(per_callback|stages)|time:" | grep -v '%\]'
 
-say "release build of callback-receiver (host architecture)"
-cargo build --locked --release --bin callback-receiver
+say "release build of callback-receiver and media-archiver (host architecture)"
+cargo build --locked --release --bin callback-receiver --bin media-archiver
 start_moto
 say "cold start"
 python3 scripts/cold_start.py target/release/callback-receiver "${RUNS:-20}"
+
+say "media archiver: 200 MiB through moto from a local Twilio stand-in, beside a boto3 transfer-manager archiver"
+python3 scripts/bench_archiver.py target/release/media-archiver --runs "${ARCHIVE_RUNS:-3}" | grep -E "^(machine|archive|fake)"
 
 say "faults and load against moto (the figures tests/it/faults.rs and tests/it/alone/load.rs print)"
 cargo test --locked --all-features --test it faults:: alone::load:: -- --test-threads=1 --nocapture 2>&1 | grep -oE "(faults \(|load: ).*"

@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
-# The product's job, locally: moto serves DynamoDB and SQS on loopback, `cargo lambda watch` runs the real
-# callback-receiver under a Lambda runtime emulator, every file in events/ is invoked, and the stored room
-# timeline and the queued messages are printed. Installs what it needs into .venv; stops what it starts.
+# The product's job, locally: moto serves DynamoDB, SQS and S3 on loopback, `cargo lambda watch` runs the
+# real callback-receiver and media-archiver under a Lambda runtime emulator, every file in events/ is
+# invoked, the stored room timeline and the queued messages are printed, then the queued media messages go
+# through the archiver, which copies each file from a local stand-in for Twilio's media endpoint into moto's
+# S3; the archived objects and the media-archived records are printed. Installs what it needs into .venv;
+# stops what it starts.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
@@ -11,17 +14,23 @@ start_moto
 
 TABLE=twilio-video-events
 QUEUE=twilio-video-media
+BUCKET=twilio-video-archive
 QUEUE_URL="$(python3 scripts/local_aws.py create "$TABLE" "$QUEUE")"
 # The samples are signed with the clearly fake local token in events/env.json (see the README).
 TOKEN="$(python3 -c 'import json; print(json.load(open("events/env.json"))["CallbackReceiver"]["TWILIO_AUTH_TOKEN"])')"
 
-say "building callback-receiver"
-cargo build --locked --bin callback-receiver
+# The archiver's Twilio API key for the local stand-in: clearly fake, like the token (see the README).
+KEY_SID=SKlocal00000000000000000000000000
+KEY_SECRET=local-fake-api-key-secret-not-a-secret
+MEDIA_PORT="$(free_port)"
+
+say "building callback-receiver and media-archiver"
+cargo build --locked --bin callback-receiver --bin media-archiver
 
 INVOKE_PORT="$(free_port)"
 say "starting cargo lambda watch on 127.0.0.1:$INVOKE_PORT (log: .local/watch.log)"
 cargo lambda watch --quiet --ignore-changes --invoke-address 127.0.0.1 --invoke-port "$INVOKE_PORT" \
-  --env-var "TWILIO_AUTH_TOKEN=$TOKEN,EVENTS_TABLE=$TABLE,MEDIA_QUEUE_URL=$QUEUE_URL,AWS_ENDPOINT_URL=$AWS_ENDPOINT_URL,RUST_LOG=info" \
+  --env-var "TWILIO_AUTH_TOKEN=$TOKEN,EVENTS_TABLE=$TABLE,MEDIA_QUEUE_URL=$QUEUE_URL,AWS_ENDPOINT_URL=$AWS_ENDPOINT_URL,RUST_LOG=info,ARCHIVE_BUCKET=$BUCKET,TWILIO_API_KEY_SID=$KEY_SID,TWILIO_API_KEY_SECRET=$KEY_SECRET,TWILIO_MEDIA_BASE_URL=http://127.0.0.1:$MEDIA_PORT" \
   >"$LOCAL/watch.log" 2>&1 &
 STARTED_PIDS+=("$!")
 
@@ -44,3 +53,25 @@ python3 scripts/local_aws.py show "$TABLE" "$QUEUE"
 echo
 say "function log (one line per callback): .local/watch.log"
 grep -E "callback (handled|refused|not handled|spilled|with an undocumented)|signed callback breaks" "$LOCAL/watch.log" | tail -5 || true
+
+echo
+say "archiving the queued media: the real media-archiver, from a local stand-in for Twilio's media endpoint into moto's S3"
+SPECS="$(python3 scripts/local_archive.py event "$QUEUE" "$BUCKET" "$LOCAL/media-event.json")"
+# shellcheck disable=SC2086 # one argument per file to serve
+python3 scripts/fake_twilio_media.py "$MEDIA_PORT" "$KEY_SID" "$KEY_SECRET" $SPECS >"$LOCAL/twilio-media.log" 2>&1 &
+STARTED_PIDS+=("$!")
+for _ in $(seq 1 100); do grep -q ready "$LOCAL/twilio-media.log" 2>/dev/null && break; sleep 0.1; done
+echo "serving, with Twilio's redirect to a short-lived URL: $SPECS"
+for attempt in $(seq 1 60); do
+  if archived="$(cargo lambda invoke media-archiver --invoke-address 127.0.0.1 --invoke-port "$INVOKE_PORT" \
+                   --data-file "$LOCAL/media-event.json" --output-format json 2>&1)"; then
+    break
+  fi
+  if [ "$attempt" = 60 ]; then echo "$archived" >&2; tail -40 "$LOCAL/watch.log" >&2; exit 1; fi
+  sleep 1
+done
+python3 scripts/local_archive.py ack "$QUEUE" "$LOCAL/media-event.json" <<<"$archived"
+python3 scripts/local_archive.py show "$BUCKET" "$TABLE"
+echo
+say "archiver log (one line per media file): .local/watch.log"
+grep -E "media archived|media not archived|media gone" "$LOCAL/watch.log" | tail -5 || true

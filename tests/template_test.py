@@ -34,9 +34,9 @@ def refs(node):
 
 
 def env_vars(path):
-    """Every variable a settings file reads (get("NAME") / require("NAME", ...))."""
+    """Every variable a settings file reads (get("NAME") / require("NAME", ...) / whole_number("NAME", ...))."""
     source = (ROOT / path).read_text()
-    return set(re.findall(r'(?:get|require)\(\s*"([A-Z][A-Z0-9_]+)"', source))
+    return set(re.findall(r'(?:get|require|whole_number)\(\s*"([A-Z][A-Z0-9_]+)"', source))
 
 
 def receiver_env_vars():
@@ -236,8 +236,27 @@ class MediaArchiver(unittest.TestCase):
                 continue
             self.assertLessEqual(refs(statement["Resource"]), allowed, statement)
         self.assertEqual(refs(statements["WriteArchivedMedia"]["Resource"]), {"ArchiveBucket", "ArchivePrefix"})
-        self.assertEqual(statements["RecordOutcomes"]["Action"], "dynamodb:PutItem")
-        self.assertIn("s3:AbortMultipartUpload", statements["WriteArchivedMedia"]["Action"])
+        # Every DynamoDB and S3 call the archiver makes is allowed, and nothing more on the table.
+        called = set(re.findall(r"\.(put_item|update_item)\(\)", (ROOT / "src/archiver/record.rs").read_text()))
+        self.assertEqual({f"dynamodb:{''.join(w.title() for w in c.split('_'))}" for c in called},
+                         set(statements["RecordOutcomes"]["Action"]))
+        upload = (ROOT / "src/archiver/upload.rs").read_text()
+        needs = {"create_multipart_upload": "s3:PutObject", "upload_part": "s3:PutObject",
+                 "complete_multipart_upload": "s3:PutObject", "copy_object": "s3:PutObject",
+                 "head_object": "s3:GetObject", "delete_object": "s3:DeleteObject",
+                 "abort_multipart_upload": "s3:AbortMultipartUpload", "list_objects_v2": "s3:ListBucket"}
+        calls = set(re.findall(r"\.([a-z0-9_]+)\(\)\n\s*\.bucket\(", upload))
+        self.assertLessEqual(calls, set(needs), "a new S3 call: add it to this table and to the role")
+        self.assertIn("copy_object", calls)
+        s3_actions = set(statements["WriteArchivedMedia"]["Action"]) | {statements["FindArchivedMedia"]["Action"]}
+        self.assertEqual({needs[c] for c in calls}, s3_actions)
+
+    def test_superseded_versions_of_the_in_place_copy_expire(self):
+        rules = {r["Id"]: r for r in RESOURCES["ArchiveBucket"]["Properties"]["LifecycleConfiguration"]["Rules"]
+                 if isinstance(r, dict) and "Id" in r}
+        rule = rules["expire-superseded-versions"]
+        self.assertEqual(rule["NoncurrentVersionExpiration"]["NoncurrentDays"], {"Ref": "ArchiveNoncurrentVersionDays"})
+        self.assertEqual(rule["Prefix"], {"Ref": "ArchivePrefix"})
 
 
 class Storage(unittest.TestCase):

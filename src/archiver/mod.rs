@@ -88,15 +88,21 @@ impl<M: MediaSource, S: MediaSink, R: OutcomeLog> Archiver<M, S, R> {
         for (id, result, elapsed) in handled {
             let ms = elapsed.as_millis() as u64;
             match &result {
-                Ok(handled) => tracing::info!(
-                    message_id = %id,
-                    event = %handled.message.event,
-                    media_sid = rules::media_sid(&handled.message).unwrap_or("-"),
-                    outcome = handled.outcome.word(),
-                    repeat = handled.recorded == Recorded::Repeat,
-                    ms,
-                    "media archived"
-                ),
+                Ok(handled) => {
+                    let bytes = handled.outcome.copied_bytes();
+                    tracing::info!(
+                        message_id = %id,
+                        event = %handled.message.event,
+                        media_sid = rules::media_sid(&handled.message).unwrap_or("-"),
+                        outcome = handled.outcome.word(),
+                        repeat = handled.recorded == Recorded::Repeat,
+                        bytes,
+                        mib_per_s = bytes as f64 / 1_048_576.0 / elapsed.as_secs_f64().max(1e-6),
+                        sha256 = handled.outcome.sha256().unwrap_or("-"),
+                        ms,
+                        "media archived"
+                    )
+                }
                 Err(err @ ArchiveError::MediaGone(_)) => {
                     tracing::warn!(message_id = %id, error = %err, ms, "media gone at Twilio: recorded and acknowledged")
                 }

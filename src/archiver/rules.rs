@@ -73,6 +73,22 @@ pub enum Archived {
 }
 
 impl Archived {
+    /// Bytes copied now (0 when nothing was downloaded).
+    pub fn copied_bytes(&self) -> u64 {
+        match self {
+            Archived::Copied { size, .. } => *size,
+            _ => 0,
+        }
+    }
+
+    /// The SHA-256 recorded for the media, when the archive holds it.
+    pub fn sha256(&self) -> Option<&str> {
+        match self {
+            Archived::Copied { sha256, .. } | Archived::AlreadyThere { sha256, .. } => Some(sha256),
+            Archived::External { .. } => None,
+        }
+    }
+
     /// The word for this outcome in logs and in the record's `how`.
     pub fn word(&self) -> &'static str {
         match self {

@@ -1,9 +1,10 @@
 //! The archive bucket: is a media file already there, and a streamed S3 multipart upload that completes
 //! only when every byte the source promised has arrived (and aborts otherwise, leaving no parts behind).
 //!
-//! The upload is a pipeline: the download keeps reading while up to `parts_in_flight` parts upload at the
-//! same time (a semaphore shared by every message of the function, so memory stays bounded by the parts
-//! in flight plus one filling per message, whatever the batch). Each part carries its SHA-256 so that S3
+//! The upload is a pipeline: the download keeps reading while the parts already read upload at the same
+//! time. A part is filled and uploaded only with one of `parts_in_flight` slots, shared by every message of
+//! the function, so the part buffers never take more than `parts_in_flight` × the part size, whatever the
+//! batch. Each part carries its SHA-256 so that S3
 //! verifies what it received; the SHA-256 of the whole file is computed while it streams, written into the
 //! object's metadata (`sha256`) by an in-place copy, and compared with the SHA-256 S3 computes of the
 //! stored object during that copy.
@@ -23,7 +24,7 @@ use base64::Engine as _;
 use bytes::{Bytes, BytesMut};
 use http_body_util::BodyExt;
 use sha2::{Digest, Sha256};
-use tokio::sync::Semaphore;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinSet;
 
 use crate::archiver::media::MediaStream;
@@ -79,7 +80,8 @@ pub struct S3Archive {
     bucket: String,
     part_size: u64,
     read_timeout: Duration,
-    /// One permit per part allowed in flight, shared by every upload of this archiver.
+    /// One permit per part being filled or uploaded, shared by every upload of this archiver: they bound
+    /// its memory to `part_size` × their number, whatever the batch.
     slots: Arc<Semaphore>,
 }
 
@@ -102,7 +104,8 @@ impl S3Archive {
     /// parts, see [`rules::part_size`]), with at most `parts_in_flight` parts uploading at once across
     /// every upload of this archiver, giving up when the source sends nothing for `read_timeout`.
     ///
-    /// Memory: about `part_size` × (`parts_in_flight` + the number of files being copied at once).
+    /// Memory: the part buffers never exceed `part_size` × `parts_in_flight`, across every file being
+    /// copied at once (a part is filled only with a slot, which it keeps until it is uploaded).
     pub fn new(
         s3: aws_sdk_s3::Client,
         bucket: impl Into<String>,
@@ -225,6 +228,7 @@ impl Upload<'_> {
         let mut number: u64 = 1;
         let mut target = rules::part_size(self.archive.part_size, length, number) as usize;
         let mut buffer = BytesMut::new();
+        let mut slot = None;
         loop {
             let frame = match tokio::time::timeout(read_timeout, media.body.frame()).await {
                 Err(_) => {
@@ -247,7 +251,15 @@ impl Upload<'_> {
             count += data.len() as u64;
             whole.update(&data);
             while !data.is_empty() {
-                if buffer.capacity() == 0 {
+                if slot.is_none() {
+                    if number > rules::MAX_PARTS {
+                        return Err(ArchiveError::Transient(format!(
+                            "more than {} parts: the file outgrew the part size chosen for it",
+                            rules::MAX_PARTS
+                        )));
+                    }
+                    // A part's memory is taken only with a slot: the slots bound every buffer.
+                    slot = Some(self.slot().await?);
                     // Exactly one part's worth: extending never reallocates.
                     buffer.reserve(target);
                 }
@@ -255,23 +267,19 @@ impl Upload<'_> {
                 buffer.extend_from_slice(&data.split_to(take));
                 if buffer.len() == target {
                     let full = std::mem::take(&mut buffer).freeze();
-                    self.send_part(in_flight, number, full).await?;
+                    let held = self.slot_or_wait(slot.take()).await?;
+                    send_part(self, in_flight, number, full, held)?;
                     while let Some(done) = in_flight.try_join_next() {
                         parts.push(joined(done)?);
                     }
                     number += 1;
-                    if number > rules::MAX_PARTS {
-                        return Err(ArchiveError::Transient(format!(
-                            "more than {} parts: the file outgrew the part size chosen for it",
-                            rules::MAX_PARTS
-                        )));
-                    }
                     target = rules::part_size(self.archive.part_size, length, number) as usize;
                 }
             }
         }
         if !buffer.is_empty() || number == 1 {
-            self.send_part(in_flight, number, buffer.freeze()).await?;
+            let held = self.slot_or_wait(slot.take()).await?;
+            send_part(self, in_flight, number, buffer.freeze(), held)?;
         }
         while let Some(done) = in_flight.join_next().await {
             parts.push(joined(done)?);
@@ -284,51 +292,25 @@ impl Upload<'_> {
         })
     }
 
-    /// Waits for a slot, then uploads part `number` in a task of its own (its SHA-256 computed there).
-    async fn send_part(
-        &self,
-        in_flight: &mut JoinSet<Result<CompletedPart, ArchiveError>>,
-        number: u64,
-        data: Bytes,
-    ) -> Result<(), ArchiveError> {
-        let slot = self
-            .archive
+    /// One part's worth of memory and upload: waits until fewer than `parts_in_flight` parts are being
+    /// filled or uploaded by this archiver.
+    async fn slot(&self) -> Result<OwnedSemaphorePermit, ArchiveError> {
+        self.archive
             .slots
             .clone()
             .acquire_owned()
             .await
-            .map_err(|err| ArchiveError::Transient(format!("part slots: {err}")))?;
-        let number = i32::try_from(number)
-            .map_err(|_| ArchiveError::Transient(format!("part number {number}")))?;
-        let request = self
-            .archive
-            .s3
-            .upload_part()
-            .bucket(&self.archive.bucket)
-            .key(self.key)
-            .upload_id(&self.id)
-            .part_number(number);
-        in_flight.spawn(async move {
-            let checksum = BASE64.encode(Sha256::digest(&data));
-            let uploaded = request
-                .checksum_sha256(&checksum)
-                .body(ByteStream::from(data))
-                .send()
-                .await
-                .map_err(|err| {
-                    transient(
-                        &format!("uploading part {number}"),
-                        aws_sdk_s3::error::DisplayErrorContext(err),
-                    )
-                });
-            drop(slot);
-            Ok(CompletedPart::builder()
-                .part_number(number)
-                .set_e_tag(uploaded?.e_tag().map(str::to_owned))
-                .checksum_sha256(checksum)
-                .build())
-        });
-        Ok(())
+            .map_err(|err| ArchiveError::Transient(format!("part slots: {err}")))
+    }
+
+    async fn slot_or_wait(
+        &self,
+        held: Option<OwnedSemaphorePermit>,
+    ) -> Result<OwnedSemaphorePermit, ArchiveError> {
+        match held {
+            Some(slot) => Ok(slot),
+            None => self.slot().await,
+        }
     }
 
     async fn complete(&self, parts: Vec<CompletedPart>) -> Result<Option<String>, ArchiveError> {
@@ -370,6 +352,51 @@ impl Upload<'_> {
             tracing::error!(key = self.key, error = %aws_sdk_s3::error::DisplayErrorContext(err), "could not abort a multipart upload");
         }
     }
+}
+
+/// Uploads part `number` in a task of its own (its SHA-256 computed there), releasing `slot` when done.
+fn send_part(
+    upload: &Upload<'_>,
+    in_flight: &mut JoinSet<Result<CompletedPart, ArchiveError>>,
+    number: u64,
+    data: Bytes,
+    slot: OwnedSemaphorePermit,
+) -> Result<(), ArchiveError> {
+    let number = i32::try_from(number)
+        .map_err(|_| ArchiveError::Transient(format!("part number {number}")))?;
+    let request = upload
+        .archive
+        .s3
+        .upload_part()
+        .bucket(&upload.archive.bucket)
+        .key(upload.key)
+        .upload_id(&upload.id)
+        .part_number(number);
+    in_flight.spawn(async move {
+        let checksum = BASE64.encode(Sha256::digest(&data));
+        // The part's SHA-256 travels in a signed header and S3 verifies the bytes against it, so the
+        // signature need not hash the payload a second time (one SHA-256 pass over every byte saved).
+        let uploaded = request
+            .checksum_sha256(&checksum)
+            .body(ByteStream::from(data))
+            .customize()
+            .disable_payload_signing()
+            .send()
+            .await
+            .map_err(|err| {
+                transient(
+                    &format!("uploading part {number}"),
+                    aws_sdk_s3::error::DisplayErrorContext(err),
+                )
+            });
+        drop(slot);
+        Ok(CompletedPart::builder()
+            .part_number(number)
+            .set_e_tag(uploaded?.e_tag().map(str::to_owned))
+            .checksum_sha256(checksum)
+            .build())
+    });
+    Ok(())
 }
 
 fn joined(
