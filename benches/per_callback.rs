@@ -1,5 +1,6 @@
 //! The per-callback work without I/O, over the 17 sample events: decode the form, verify the signature,
-//! parse the typed event, build the DynamoDB item (as attribute values) and the queue message (as JSON).
+//! parse the typed event, build the DynamoDB item (as attribute values), the queue message (as JSON) and
+//! the metrics line (Embedded Metric Format; only its write to stdout is left out).
 //!
 //! `cargo bench --bench per_callback`; the figure to read is the time per element (one callback).
 
@@ -10,6 +11,7 @@ use base64::Engine as _;
 use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughput};
 use time::OffsetDateTime;
 use twilio_video_callbacks::message::MediaMessage;
+use twilio_video_callbacks::metrics;
 use twilio_video_callbacks::receiver::item::StoredEvent;
 use twilio_video_callbacks::twilio::callback::{Callback, EventKind, Params};
 use twilio_video_callbacks::twilio::signature::{self, AuthTokens};
@@ -69,10 +71,18 @@ fn process(
         &sample.signature
     ));
     let callback = Callback::parse(params).unwrap_or_else(|err| panic!("{err}"));
+    let event = metrics::event_dimension(Some(callback.event.as_str()), true);
     let item = StoredEvent::new(callback, now, Some(30));
     let message = MediaMessage::for_item(&item)
         .map(|message| serde_json::to_string(&message).unwrap_or_else(|err| panic!("{err}")));
     let attributes = item.into_attributes();
+    black_box(metrics::callback_document(
+        metrics::DEFAULT_NAMESPACE,
+        1_795_000_000_000,
+        event,
+        "stored",
+        4.2,
+    ));
     (attributes, message)
 }
 
@@ -128,6 +138,19 @@ fn per_callback(c: &mut Criterion) {
                     &sample.url,
                     params.pairs(),
                     &sample.signature,
+                ));
+            }
+        })
+    });
+    stages.bench_function("metrics_line", |b| {
+        b.iter(|| {
+            for name in EventKind::DOCUMENTED {
+                black_box(metrics::callback_document(
+                    metrics::DEFAULT_NAMESPACE,
+                    1_795_000_000_000,
+                    metrics::event_dimension(Some(name), true),
+                    "stored",
+                    4.2,
                 ));
             }
         })

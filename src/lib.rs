@@ -10,6 +10,7 @@
 //!   DynamoDB and SQS adapters, the SDK loader, SSM reads, TLS roots.
 //! - [`message`]: the media queue's message contract ([`message::MediaMessage`]); workers depend on it.
 //! - [`env`]: configuration values and the start-up error both programs report.
+//! - [`metrics`]: the metrics both functions write as CloudWatch Embedded Metric Format lines.
 //! - `operator` (feature `operator`): the operator CLI's library: Twilio's REST API, backfill, reconcile,
 //!   prune.
 //!
@@ -20,6 +21,7 @@ pub mod archiver;
 pub mod aws;
 pub mod env;
 pub mod message;
+pub mod metrics;
 #[cfg(feature = "operator")]
 pub mod operator;
 pub mod receiver;

@@ -87,9 +87,10 @@ impl<M: MediaSource, S: MediaSink, R: OutcomeLog> Archiver<M, S, R> {
         let mut failures = Vec::new();
         for (id, result, elapsed) in handled {
             let ms = elapsed.as_millis() as u64;
+            let bytes = result.as_ref().map_or(0, |h| h.outcome.copied_bytes());
+            crate::metrics::archive(metric_outcome(&result), bytes, elapsed.as_secs_f64());
             match &result {
                 Ok(handled) => {
-                    let bytes = handled.outcome.copied_bytes();
                     tracing::info!(
                         message_id = %id,
                         event = %handled.message.event,
@@ -207,6 +208,17 @@ impl<M: MediaSource, S: MediaSink, R: OutcomeLog> Archiver<M, S, R> {
             content_type,
             sha256: uploaded.sha256,
         })
+    }
+}
+
+/// The `Outcome` of the archive metrics: how the media was archived, or why not.
+fn metric_outcome(result: &Result<Handled, ArchiveError>) -> &'static str {
+    match result {
+        Ok(handled) => handled.outcome.word(),
+        Err(ArchiveError::MediaGone(_)) => "gone",
+        Err(ArchiveError::Unauthorized { .. }) => "unauthorized",
+        Err(ArchiveError::InvalidMessage(_)) => "invalid_message",
+        Err(ArchiveError::Transient(_)) => "failed",
     }
 }
 

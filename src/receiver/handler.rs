@@ -122,6 +122,46 @@ impl CallbackError {
     }
 }
 
+impl CallbackError {
+    /// The `Outcome` of the callback metrics: why a request was refused, or which backend failed.
+    fn metric_outcome(&self) -> &'static str {
+        match self {
+            CallbackError::MethodNotAllowed(_) => "refused_method",
+            CallbackError::UnsupportedMediaType(_) => "refused_content_type",
+            CallbackError::PayloadTooLarge(_) => "refused_too_large",
+            CallbackError::UndecodableBody(_) => "refused_undecodable",
+            CallbackError::MissingSignature => "refused_no_signature",
+            CallbackError::InvalidSignature => "refused_bad_signature",
+            CallbackError::UnknownUrl => "misconfigured",
+            CallbackError::Store(_) => "store_failed",
+            CallbackError::Enqueue(_) => "enqueue_failed",
+        }
+    }
+
+    /// Whether the request's signature had verified (its event can be trusted as a dimension).
+    fn verified(&self) -> bool {
+        matches!(self, CallbackError::Store(_) | CallbackError::Enqueue(_))
+    }
+}
+
+/// The dimensions of one request's metrics: an event from the specification (or `undocumented`, or
+/// `none` when it was not verified) and an outcome word. Nothing a request can choose freely.
+fn metric_dimensions(
+    trace: &Trace,
+    result: &Result<Accepted, CallbackError>,
+) -> (&'static str, &'static str) {
+    match result {
+        Ok(accepted) => (
+            crate::metrics::event_dimension(trace.event.as_deref(), true),
+            accepted.log_outcome(trace.unknown_event),
+        ),
+        Err(err) => (
+            crate::metrics::event_dimension(trace.event.as_deref(), err.verified()),
+            err.metric_outcome(),
+        ),
+    }
+}
+
 fn kind(err: &BackendError) -> String {
     match err {
         BackendError::Unavailable { service, .. } => format!("{service} unavailable"),
@@ -504,7 +544,10 @@ fn respond(result: Result<Accepted, CallbackError>) -> Response<Body> {
 }
 
 /// One line per request: what it was, what happened, how long it took. Never a token, signature or body.
+/// Then its metrics, as one Embedded Metric Format line ([`crate::metrics`]).
 fn log(trace: &Trace, result: &Result<Accepted, CallbackError>, ms: f64) {
+    let (metric_event, metric_outcome) = metric_dimensions(trace, result);
+    crate::metrics::callback(metric_event, metric_outcome, ms);
     let event = trace.event.as_deref().unwrap_or("-");
     let room_sid = trace.room_sid.as_deref().unwrap_or("-");
     let token = trace.idempotency_token.as_deref().unwrap_or("-");

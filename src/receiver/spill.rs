@@ -109,19 +109,29 @@ impl<S: EventStore, Q: MediaQueue, P: SpillQueue> Receiver<S, Q, P> {
                 .restore(record.body.as_deref().unwrap_or_default())
                 .await
             {
-                Ok(restored) => tracing::info!(
-                    message_id = %id,
-                    outcome = if restored.created { "stored" } else { "duplicate" },
-                    enqueued = restored.enqueued,
-                    "spilled callback kept"
-                ),
+                Ok(restored) => {
+                    let outcome = if restored.created {
+                        "stored"
+                    } else {
+                        "duplicate"
+                    };
+                    tracing::info!(
+                        message_id = %id,
+                        outcome,
+                        enqueued = restored.enqueued,
+                        "spilled callback kept"
+                    );
+                    crate::metrics::spill_drain(outcome);
+                }
                 Err(err @ SpillError::Backend(_)) => {
+                    crate::metrics::spill_drain("retried");
                     tracing::warn!(message_id = %id, error = %err, "spilled callback not stored yet; SQS will deliver it again");
                     failures.push(BatchItemFailure {
                         item_identifier: id,
                     });
                 }
                 Err(err) => {
+                    crate::metrics::spill_drain("refused");
                     tracing::error!(message_id = %id, error = %err, "spilled message refused: it goes to the dead-letter queue, never to the table");
                     failures.push(BatchItemFailure {
                         item_identifier: id,

@@ -734,3 +734,70 @@ fn every_error_maps_to_one_status() {
         assert_eq!(error.status().as_u16(), status, "{error}");
     }
 }
+
+#[test]
+fn every_outcome_has_valid_metrics_without_a_sid_token_or_identity_as_a_dimension() {
+    let backend = || BackendError::Unavailable {
+        service: Service::DynamoDb,
+        detail: "down".into(),
+    };
+    let errors = [
+        CallbackError::MethodNotAllowed("GET".into()),
+        CallbackError::UnsupportedMediaType("application/json".into()),
+        CallbackError::PayloadTooLarge(70_000),
+        CallbackError::UndecodableBody("bad base64".into()),
+        CallbackError::MissingSignature,
+        CallbackError::InvalidSignature,
+        CallbackError::UnknownUrl,
+        CallbackError::Store(backend()),
+        CallbackError::Enqueue(backend()),
+    ];
+    let accepted = [Kept::Stored, Kept::Duplicate, Kept::Spilled]
+        .into_iter()
+        .flat_map(|kept| {
+            [None, Some("missing RoomSid".to_owned())].map(|parse_error| Accepted {
+                kept,
+                enqueued: true,
+                parse_error,
+            })
+        });
+    let results: Vec<Result<Accepted, CallbackError>> = accepted
+        .map(Ok)
+        .chain(errors.into_iter().map(Err))
+        .collect();
+    // What a trace can hold: a documented event, an undocumented one, a SID where an event should be.
+    let traces = [
+        "room-created",
+        "room-recording-paused",
+        "RM0123456789abcdef0123456789abcdef",
+    ]
+    .map(|event| Trace {
+        event: Some(event.to_owned()),
+        room_sid: Some("RM0123456789abcdef0123456789abcdef".to_owned()),
+        idempotency_token: Some("6f1d3a2fb5c85fb87b6f81b3358d7502e2f2".to_owned()),
+        unknown_event: event != "room-created",
+        ..Trace::default()
+    });
+    let mut outcomes = std::collections::BTreeSet::new();
+    for trace in &traces {
+        for result in &results {
+            let (event, outcome) = metric_dimensions(trace, result);
+            outcomes.insert(outcome);
+            let line =
+                crate::metrics::callback_document("TwilioVideoCallbacks", 1, event, outcome, 3.5);
+            crate::metrics::tests::assert_no_identifying_dimension(&line);
+            if result.as_ref().is_err_and(|err| !err.verified()) {
+                assert_eq!(
+                    event,
+                    crate::metrics::NO_EVENT,
+                    "an unverified request's event is not trusted"
+                );
+            }
+        }
+    }
+    assert_eq!(
+        outcomes.len(),
+        6 + 9,
+        "each accepted and each refused outcome is its own dimension value: {outcomes:?}"
+    );
+}

@@ -1,0 +1,246 @@
+//! Metrics in CloudWatch's Embedded Metric Format (EMF): one JSON line on stdout per callback, spill drain
+//! and archived file, which CloudWatch Logs turns into metrics with no API call on the callback's path.
+//!
+//! The document follows the format's published specification: a root object whose `_aws` member holds
+//! `Timestamp` (milliseconds since the epoch) and `CloudWatchMetrics`, one directive naming the namespace,
+//! the dimension sets and each metric's name and unit; every dimension is a string member of the root and
+//! every metric a number member. Dimensions are few and bounded (an event name from the specification's 17,
+//! an outcome word): never a room SID, identity, token or signature, which would make a metric per room.
+//!
+//! `METRICS_NAMESPACE` names the namespace (default [`DEFAULT_NAMESPACE`]); the template sets it per stack.
+
+use std::io::Write as _;
+use std::sync::OnceLock;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use serde_json::{Map, Value};
+
+use crate::twilio::callback::EventKind;
+
+/// The namespace unless `METRICS_NAMESPACE` says otherwise.
+pub const DEFAULT_NAMESPACE: &str = "TwilioVideoCallbacks";
+
+/// The callback metrics: one a callback, by event and outcome.
+pub const CALLBACKS: &str = "Callbacks";
+/// How long the receiver took to answer, by event and outcome.
+pub const HANDLING_TIME: &str = "HandlingTime";
+/// Spilled callbacks the spill consumer took off its queue, by outcome.
+pub const SPILL_DRAINS: &str = "SpillDrains";
+/// Media messages the archiver handled, by outcome.
+pub const MEDIA_ARCHIVES: &str = "MediaArchives";
+/// Bytes the archiver copied into the bucket.
+pub const ARCHIVED_BYTES: &str = "ArchivedBytes";
+/// A copied file's bytes over the time its message took.
+pub const ARCHIVE_THROUGHPUT: &str = "ArchiveThroughput";
+/// How long one media message took, by outcome.
+pub const ARCHIVE_TIME: &str = "ArchiveTime";
+
+/// Every metric the code emits (the template's dashboard and alarms may name only these).
+pub const ALL: &[&str] = &[
+    CALLBACKS,
+    HANDLING_TIME,
+    SPILL_DRAINS,
+    MEDIA_ARCHIVES,
+    ARCHIVED_BYTES,
+    ARCHIVE_THROUGHPUT,
+    ARCHIVE_TIME,
+];
+
+/// The `Event` dimension of a signed callback whose event the specification does not list.
+pub const UNDOCUMENTED_EVENT: &str = "undocumented";
+/// The `Event` dimension of a request refused before its event could be trusted.
+pub const NO_EVENT: &str = "none";
+
+/// A unit from the format's list (CloudWatch's `StandardUnit`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unit {
+    /// A count.
+    Count,
+    /// Milliseconds.
+    Milliseconds,
+    /// Bytes.
+    Bytes,
+    /// Bytes per second.
+    BytesPerSecond,
+}
+
+impl Unit {
+    /// The unit's name in the document.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Unit::Count => "Count",
+            Unit::Milliseconds => "Milliseconds",
+            Unit::Bytes => "Bytes",
+            Unit::BytesPerSecond => "Bytes/Second",
+        }
+    }
+}
+
+/// The namespace the metrics go to: `METRICS_NAMESPACE`, read once.
+pub fn namespace() -> &'static str {
+    static NAMESPACE: OnceLock<String> = OnceLock::new();
+    NAMESPACE.get_or_init(|| {
+        std::env::var("METRICS_NAMESPACE")
+            .ok()
+            .map(|v| v.trim().to_owned())
+            .filter(|v| !v.is_empty())
+            .unwrap_or_else(|| DEFAULT_NAMESPACE.to_owned())
+    })
+}
+
+/// One EMF document: `dimensions` (name, value) are aggregated along each of `sets`; each metric is
+/// (name, unit, value).
+pub fn document(
+    namespace: &str,
+    timestamp_ms: u64,
+    dimensions: &[(&str, &str)],
+    sets: &[&[&str]],
+    metrics: &[(&str, Unit, f64)],
+) -> String {
+    let mut root = Map::new();
+    for (name, value) in dimensions {
+        root.insert((*name).to_owned(), Value::from(*value));
+    }
+    for (name, _, value) in metrics {
+        // A number that JSON cannot carry (NaN, infinity) would invalidate the whole document.
+        let value = if value.is_finite() { *value } else { 0.0 };
+        root.insert((*name).to_owned(), Value::from(value));
+    }
+    let definitions: Vec<Value> = metrics
+        .iter()
+        .map(|(name, unit, _)| serde_json::json!({ "Name": name, "Unit": unit.as_str() }))
+        .collect();
+    root.insert(
+        "_aws".to_owned(),
+        serde_json::json!({
+            "Timestamp": timestamp_ms,
+            "CloudWatchMetrics": [{
+                "Namespace": namespace,
+                "Dimensions": sets,
+                "Metrics": definitions,
+            }],
+        }),
+    );
+    Value::Object(root).to_string()
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or_default()
+}
+
+/// Whether metrics are written: in a Lambda function (`AWS_LAMBDA_FUNCTION_NAME`, which `cargo lambda`
+/// sets too) or wherever `METRICS_NAMESPACE` is set; not in tests and tools, whose stdout is for people.
+fn enabled() -> bool {
+    static ENABLED: OnceLock<bool> = OnceLock::new();
+    *ENABLED.get_or_init(|| {
+        std::env::var_os("AWS_LAMBDA_FUNCTION_NAME").is_some()
+            || std::env::var_os("METRICS_NAMESPACE").is_some()
+    })
+}
+
+/// Writes one document as one line on stdout (a log event of its own, as the format requires).
+fn emit(line: impl FnOnce() -> String) {
+    if !enabled() {
+        return;
+    }
+    let line = line();
+    let mut out = std::io::stdout().lock();
+    // A metric that cannot be written is not worth failing a callback for.
+    let _ = writeln!(out, "{line}");
+}
+
+/// The `Event` dimension: one of the specification's 17 events, [`UNDOCUMENTED_EVENT`] for another
+/// signed one, [`NO_EVENT`] when none was read or trusted. Never anything a request chose freely.
+pub fn event_dimension(event: Option<&str>, trusted: bool) -> &'static str {
+    match event {
+        Some(event) if trusted => EventKind::DOCUMENTED
+            .iter()
+            .find(|known| **known == event)
+            .copied()
+            .unwrap_or(UNDOCUMENTED_EVENT),
+        _ => NO_EVENT,
+    }
+}
+
+/// The document for one callback: `Callbacks` (1) and `HandlingTime`, by event and outcome, and by
+/// outcome alone (the "callbacks stopped" alarm watches `Outcome=stored`).
+pub fn callback_document(
+    namespace: &str,
+    timestamp_ms: u64,
+    event: &str,
+    outcome: &str,
+    ms: f64,
+) -> String {
+    document(
+        namespace,
+        timestamp_ms,
+        &[("Event", event), ("Outcome", outcome)],
+        &[&["Event", "Outcome"], &["Outcome"]],
+        &[
+            (CALLBACKS, Unit::Count, 1.0),
+            (HANDLING_TIME, Unit::Milliseconds, ms),
+        ],
+    )
+}
+
+/// The document for one spilled callback taken off the spill queue: `SpillDrains` (1) by outcome.
+pub fn spill_document(namespace: &str, timestamp_ms: u64, outcome: &str) -> String {
+    document(
+        namespace,
+        timestamp_ms,
+        &[("Outcome", outcome)],
+        &[&["Outcome"]],
+        &[(SPILL_DRAINS, Unit::Count, 1.0)],
+    )
+}
+
+/// The document for one media message: `MediaArchives` (1), `ArchiveTime`, and for a copy the bytes
+/// and the throughput, by outcome.
+pub fn archive_document(
+    namespace: &str,
+    timestamp_ms: u64,
+    outcome: &str,
+    bytes: u64,
+    seconds: f64,
+) -> String {
+    let mut metrics = vec![
+        (MEDIA_ARCHIVES, Unit::Count, 1.0),
+        (ARCHIVE_TIME, Unit::Milliseconds, seconds * 1000.0),
+    ];
+    if bytes > 0 {
+        metrics.push((ARCHIVED_BYTES, Unit::Bytes, bytes as f64));
+        metrics.push((
+            ARCHIVE_THROUGHPUT,
+            Unit::BytesPerSecond,
+            bytes as f64 / seconds.max(1e-6),
+        ));
+    }
+    document(
+        namespace,
+        timestamp_ms,
+        &[("Outcome", outcome)],
+        &[&["Outcome"]],
+        &metrics,
+    )
+}
+
+/// Emits the metrics of one callback.
+pub fn callback(event: &str, outcome: &str, ms: f64) {
+    emit(|| callback_document(namespace(), now_ms(), event, outcome, ms));
+}
+
+/// Emits the metrics of one spill drain.
+pub fn spill_drain(outcome: &str) {
+    emit(|| spill_document(namespace(), now_ms(), outcome));
+}
+
+/// Emits the metrics of one media message.
+pub fn archive(outcome: &str, bytes: u64, seconds: f64) {
+    emit(|| archive_document(namespace(), now_ms(), outcome, bytes, seconds));
+}
+
+#[cfg(test)]
+pub(crate) mod tests;
