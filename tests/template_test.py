@@ -1,5 +1,6 @@
 """What a reviewer would otherwise check by eye in template.yaml. Run by scripts/test.sh with .venv's Python
 (cfn-lint's loader reads CloudFormation's short-form tags): python -m unittest tests/template_test.py"""
+import json
 import re
 import sys
 import unittest
@@ -39,14 +40,37 @@ def env_vars(path):
     return set(re.findall(r'(?:get|require|whole_number)\(\s*"([A-Z][A-Z0-9_]+)"', source))
 
 
+def metrics_env_vars():
+    """Every variable src/metrics.rs reads itself (the Lambda runtime's own are set by Lambda)."""
+    source = (ROOT / "src/metrics.rs").read_text()
+    return set(re.findall(r'env::var(?:_os)?\("([A-Z][A-Z0-9_]+)"\)', source)) - {"AWS_LAMBDA_FUNCTION_NAME"}
+
+
 def receiver_env_vars():
-    """Every variable src/receiver/settings.rs reads."""
-    return env_vars("src/receiver/settings.rs")
+    """Every variable src/receiver/settings.rs (and the metrics) read."""
+    return env_vars("src/receiver/settings.rs") | metrics_env_vars()
 
 
 def archiver_env_vars():
-    """Every variable src/archiver/settings.rs reads."""
-    return env_vars("src/archiver/settings.rs")
+    """Every variable src/archiver/settings.rs (and the metrics) read."""
+    return env_vars("src/archiver/settings.rs") | metrics_env_vars()
+
+
+def emitted_metrics():
+    """The metric names src/metrics.rs emits: the constants listed in ALL, by value."""
+    source = (ROOT / "src/metrics.rs").read_text()
+    constants = dict(re.findall(r'pub const ([A-Z_]+): &str = "([^"]+)";', source))
+    listed = re.search(r"pub const ALL: &\[&str\] = &\[(.*?)\];", source, re.DOTALL).group(1)
+    return {constants[name] for name in re.findall(r"[A-Z_]+", listed)}
+
+
+def emitted_outcomes():
+    """Every outcome word the code can put in a metric's Outcome dimension (string literals of the outcome
+    functions and the spill consumer)."""
+    words = set()
+    for path in ["src/receiver/handler.rs", "src/receiver/spill.rs", "src/archiver/mod.rs", "src/archiver/rules.rs"]:
+        words |= set(re.findall(r'"([a-z_]+)"', (ROOT / path).read_text()))
+    return words
 
 
 # Read by the allocator (mimalloc, in both binaries), not by our code.
@@ -259,6 +283,86 @@ class MediaArchiver(unittest.TestCase):
         self.assertEqual(rule["Prefix"], {"Ref": "ArchivePrefix"})
 
 
+class Dashboard(unittest.TestCase):
+    dashboard = RESOURCES["Dashboard"]
+    text, variables = dashboard["Properties"]["DashboardBody"]["Fn::Sub"]
+    namespace = {"Fn::Sub": "TwilioVideoCallbacks/${AWS::StackName}"}
+
+    def body(self):
+        """The body with every ${...} replaced by a placeholder, parsed."""
+        return json.loads(re.sub(r"\$\{[A-Za-z0-9:.]+\}", "1", self.text))
+
+    def test_the_body_is_json_and_reads_top_to_bottom(self):
+        widgets = self.body()["widgets"]
+        self.assertGreaterEqual(len(widgets), 12)
+        rows = [(w["y"], w["x"]) for w in widgets]
+        self.assertEqual(rows, sorted(rows), "widgets are listed in reading order")
+        for widget in widgets:
+            self.assertLessEqual(widget["x"] + widget["width"], 24)
+        titles = " | ".join(w["properties"].get("title", "") for w in widgets)
+        for topic in ["API", "Receiver", "Callbacks by event and outcome", "Spill", "Media queue",
+                      "Archiver outcomes", "Bytes archived", "Dead-letter", "table"]:
+            self.assertIn(topic, titles)
+
+    def test_every_reference_is_a_declared_resource_parameter_or_variable(self):
+        for ref in re.findall(r"\$\{([A-Za-z0-9:.]+)\}", self.text):
+            name = ref.split(".")[0]
+            if name.startswith("AWS::") or name in self.variables:
+                continue
+            self.assertTrue(name in RESOURCES or name in TEMPLATE["Parameters"], ref)
+            if name in RESOURCES:
+                self.assertNotIn("Condition", RESOURCES[name], f"{name} may not exist: refer through If")
+        self.assertEqual(self.variables["Namespace"], self.namespace)
+        self.assertEqual(self.variables["ArchiverFunction"]["Fn::If"][0], "WithArchiver")
+
+    def test_widgets_name_only_metrics_the_code_emits(self):
+        emitted, outcomes = emitted_metrics(), emitted_outcomes()
+        custom, searched = [], []
+        for widget in self.body()["widgets"]:
+            for line in widget["properties"].get("metrics", []):
+                head = line[0]
+                if isinstance(head, dict):
+                    expression = head["expression"]
+                    match = re.fullmatch(r"SEARCH\('\{1,([A-Za-z,]+)\} MetricName=\"([A-Za-z]+)\"', '[A-Za-z0-9]+', 300\)",
+                                         expression)
+                    self.assertIsNotNone(match, expression)
+                    dimensions, metric = match.group(1).split(","), match.group(2)
+                    self.assertIn(metric, emitted, expression)
+                    self.assertIn(dimensions, [["Event", "Outcome"], ["Outcome"]], expression)
+                    searched.append(metric)
+                    continue
+                namespace, metric, *rest = [part for part in line if not isinstance(part, dict)]
+                if namespace.startswith("AWS/"):
+                    continue
+                self.assertEqual(namespace, "1", "custom metrics are in the stack's namespace")
+                self.assertIn(metric, emitted, line)
+                self.assertEqual(rest[0], "Outcome", line)
+                self.assertIn(rest[1], outcomes, line)
+                custom.append(metric)
+        # Every metric the code emits is on the page.
+        self.assertEqual(set(custom) | set(searched), emitted)
+
+    def test_the_functions_write_to_the_namespace_the_dashboard_and_alarms_read(self):
+        for function in ["CallbackReceiver", "MediaArchiver"]:
+            variables = RESOURCES[function]["Properties"]["Environment"]["Variables"]
+            self.assertEqual(variables["METRICS_NAMESPACE"], self.namespace, function)
+        emitted, outcomes = emitted_metrics(), emitted_outcomes()
+        for name, resource in RESOURCES.items():
+            if resource["Type"] != "AWS::CloudWatch::Alarm":
+                continue
+            props = resource["Properties"]
+            stats = [m["MetricStat"]["Metric"] for m in props.get("Metrics", []) if "MetricStat" in m] or [props]
+            for metric in stats:
+                if metric["Namespace"] == self.namespace:
+                    self.assertIn(metric["MetricName"], emitted, name)
+                    for dimension in metric["Dimensions"]:
+                        self.assertEqual(dimension["Name"], "Outcome", name)
+                        self.assertIn(dimension["Value"], outcomes, name)
+
+    def test_its_link_is_an_output(self):
+        self.assertIn("Dashboard", TEMPLATE["Outputs"]["DashboardUrl"]["Value"]["Fn::Sub"])
+
+
 class Storage(unittest.TestCase):
     def test_table_keeps_the_record(self):
         table = RESOURCES["EventsTable"]
@@ -283,7 +387,9 @@ class Storage(unittest.TestCase):
 class Operations(unittest.TestCase):
     def test_alarms_cover_dead_letters_errors_throttles_and_5xx(self):
         alarms = [r for r in RESOURCES.values() if r["Type"] == "AWS::CloudWatch::Alarm"]
-        watched = {(r["Properties"]["MetricName"], next(iter(refs(r["Properties"]["Dimensions"])), "")) for r in alarms}
+        watched = {(r["Properties"].get("MetricName"),
+                    next(iter(refs(r["Properties"].get("Dimensions", r["Properties"].get("Namespace")))), ""))
+                   for r in alarms}
         self.assertEqual(watched, {
             ("ApproximateNumberOfMessagesVisible", "MediaDeadLetterQueue"),
             ("Errors", "CallbackReceiver"),
@@ -292,14 +398,33 @@ class Operations(unittest.TestCase):
             ("Errors", "MediaArchiver"),
             ("ApproximateAgeOfOldestMessage", "SpillQueue"),
             ("ApproximateNumberOfMessagesVisible", "SpillDeadLetterQueue"),
+            ("ApproximateAgeOfOldestMessage", "MediaQueue"),
+            ("Callbacks", ""),
+            (None, ""),
         })
         for alarm in alarms:
             self.assertEqual(alarm["Properties"]["AlarmActions"], [{"Ref": "AlarmTopic"}])
 
+    def test_the_callbacks_stopped_alarm_is_off_by_default_and_breaches_on_silence(self):
+        alarm = RESOURCES["CallbacksStoppedAlarm"]
+        self.assertEqual(alarm["Condition"], "HasCallbacksStoppedAlarm")
+        self.assertEqual(TEMPLATE["Parameters"]["CallbacksStoppedMinutes"]["Default"], 0)
+        props = alarm["Properties"]
+        self.assertEqual(props["TreatMissingData"], "breaching")
+        self.assertEqual(props["Dimensions"], [{"Name": "Outcome", "Value": "stored"}])
+        self.assertEqual(props["EvaluationPeriods"], {"Ref": "CallbacksStoppedMinutes"})
+        # A period of 60 s times the evaluation periods stays within CloudWatch's one day.
+        self.assertLessEqual(TEMPLATE["Parameters"]["CallbacksStoppedMinutes"]["MaxValue"] * props["Period"], 86400)
+
+    def test_every_alarm_says_what_to_do(self):
+        for name, resource in RESOURCES.items():
+            if resource["Type"] == "AWS::CloudWatch::Alarm":
+                self.assertGreater(len(resource["Properties"]["AlarmDescription"]), 40, name)
+
     def test_outputs_give_what_twilio_and_workers_need(self):
         outputs = TEMPLATE["Outputs"]
         for name in ["CallbackUrl", "TwilioStatusCallbackUrl", "EventsTableName", "MediaQueueUrl", "MediaQueueArn",
-                     "DeadLetterQueueUrl", "SpillQueueUrl", "SpillDeadLetterQueueUrl"]:
+                     "DeadLetterQueueUrl", "SpillQueueUrl", "SpillDeadLetterQueueUrl", "DashboardUrl"]:
             self.assertIn(name, outputs)
         self.assertTrue(outputs["CallbackUrl"]["Value"]["Fn::Sub"].endswith("/twilio/video"))
 
