@@ -174,6 +174,10 @@ def one_run(bootstrap, env, events):
     assert first["statusCode"] == 200 and second["statusCode"] == 200, (first, second)
     outcomes = [json.loads(answer["body"])["outcome"] for answer in (first, second)]
     assert outcomes == ["stored", "stored"], (outcomes, first, second)
+    # One Embedded Metric Format line per callback, with the event and outcome as dimensions.
+    metrics = [json.loads(line) for line in log.splitlines() if line.startswith('{"') and '"_aws"' in line]
+    assert sorted((m["Event"], m["Outcome"], m["Callbacks"]) for m in metrics) == sorted(
+        (event, "stored", 1.0) for event in events), (metrics, log[-2000:])
     return {
         "cold_ms": (first_at - started) * 1000,
         "first_invoke_ms": (first_at - state["served_at"][0]) * 1000,
