@@ -11,7 +11,7 @@
 //! - [`message`]: the media queue's message contract ([`message::MediaMessage`]); workers depend on it.
 //! - [`env`]: configuration values and the start-up error both programs report.
 //! - `operator` (feature `operator`): the operator CLI's library: Twilio's REST API, backfill, reconcile,
-//!   prune.
+//!   prune; a room's timeline (table, JSON, HTML), the rooms of a day, the index migration, replay.
 //!
 //! The binaries in `src/bin/` only read settings, build clients once and run the Lambda runtime.
 #![warn(missing_docs)]
