@@ -112,14 +112,14 @@ impl ArchiveState {
 pub enum MediaKind {
     /// `RT...`.
     Recording,
-    /// `CJ...` (or, for a hook that failed to create one, the hook).
+    /// `CJ...`.
     Composition,
 }
 
 /// One recording or composition, from its first callback to its last, with its archive outcome.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Media {
-    /// Recording or composition SID (for a failed hook without a composition, the hook SID).
+    /// Recording or composition SID.
     pub sid: String,
     /// Which kind.
     pub kind: MediaKind,
@@ -606,12 +606,11 @@ fn apply(
         | EventKind::CompositionAvailable
         | EventKind::CompositionProgress
         | EventKind::CompositionFailed => {
-            let sid = fields
-                .composition_sid
-                .clone()
-                .or_else(|| fields.hook_sid.clone())
-                .unwrap_or_default();
-            subject = Some(sid.clone());
+            // A hook that failed to create a composition names only the hook: a row, not a composition.
+            let sid = fields.composition_sid.clone().unwrap_or_default();
+            subject = Some(sid.clone())
+                .filter(|sid| !sid.is_empty())
+                .or_else(|| fields.hook_sid.as_ref().map(|hook| format!("hook {hook}")));
             if let Some(hook) = &fields.hook_friendly_name {
                 facts.push(format!("hook {hook}"));
             }
