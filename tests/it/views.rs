@@ -438,15 +438,15 @@ async fn rooms_of_a_day_across_two_accounts_and_a_day_boundary_and_the_migration
     let b = rooms::room_summaries(&client, &world.table, today, Some(ACCOUNT_B))
         .await
         .unwrap_or_else(|err| panic!("{err}"));
-    assert_eq!(sids(&b), [b_room.clone()]);
+    assert_eq!(sids(&b), [b_room.as_str()]);
     let prev = rooms::room_summaries(&client, &world.table, day(26), None)
         .await
         .unwrap_or_else(|err| panic!("{err}"));
-    assert_eq!(sids(&prev), [before.clone()]);
+    assert_eq!(sids(&prev), [before.as_str()]);
     let next = rooms::room_summaries(&client, &world.table, day(28), None)
         .await
         .unwrap_or_else(|err| panic!("{err}"));
-    assert_eq!(sids(&next), [after.clone()]);
+    assert_eq!(sids(&next), [after.as_str()]);
 
     let summary = &all[0];
     assert_eq!(summary.name.as_deref(), Some("room-2"));
