@@ -44,3 +44,15 @@ python3 scripts/local_aws.py show "$TABLE" "$QUEUE"
 echo
 say "function log (one line per callback): .local/watch.log"
 grep -E "callback (handled|refused|not handled|spilled|with an undocumented)|signed callback breaks" "$LOCAL/watch.log" | tail -5 || true
+
+# The operator's view of the sample room: `twilio-video-callbacks timeline` as a table on the terminal, and
+# the room drawn as one self-contained HTML page (no network requests) in a file named here.
+SAMPLE_ROOM=RM00000000000000000000000000000001
+TIMELINE_HTML=".local/timeline.html"
+say "building the operator's program (twilio-video-callbacks, --features operator)"
+cargo build --locked --features operator --bin twilio-video-callbacks
+echo
+say "twilio-video-callbacks timeline $SAMPLE_ROOM --html $TIMELINE_HTML"
+EVENTS_TABLE="$TABLE" cargo run --quiet --locked --features operator --bin twilio-video-callbacks -- \
+  timeline "$SAMPLE_ROOM" --html "$ROOT/$TIMELINE_HTML"
+say "the sample room's picture: $TIMELINE_HTML (open it in a browser)"

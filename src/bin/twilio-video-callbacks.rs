@@ -220,7 +220,7 @@ enum Command {
         twilio-video-callbacks replay --since 2026-11-27 --until 2026-11-28 --dry-run")]
     Replay {
         /// One room.
-        #[arg(long, env = "ROOM_SID", conflicts_with_all = ["since", "until"], required_unless_present = "since")]
+        #[arg(long, env = "REPLAY_ROOM_SID", conflicts_with_all = ["since", "until"], required_unless_present = "since")]
         room: Option<String>,
         /// Rooms created at or after this day (UTC) or RFC 3339 time.
         #[arg(long, env = "SINCE", value_parser = parse_time)]

@@ -861,7 +861,7 @@ fn media_title(media: &Media) -> String {
     parts.join(", ")
 }
 
-/// One media bar: from its start (or its end minus its duration) to its end (or the drawing's end).
+/// One media bar: from its start (or its end minus its duration) to its end (or `end` while open).
 fn media_bar(out: &mut String, scale: &Scale, end: OffsetDateTime, media: &Media, y: f64) {
     let finished = media.finished.unwrap_or(end);
     let started = media.started.unwrap_or_else(|| {
@@ -1024,7 +1024,14 @@ pub fn svg(timeline: &Timeline) -> String {
             );
         }
         for (k, media) in recordings.iter().enumerate() {
-            media_bar(&mut body, &scale, end, media, y + LANE + SUBROW * k as f64);
+            // A recording still open ends with the room (no track outlives it).
+            media_bar(
+                &mut body,
+                &scale,
+                room_to,
+                media,
+                y + LANE + SUBROW * k as f64,
+            );
         }
         body.push_str("</g>");
         y += height;
@@ -1052,7 +1059,18 @@ pub fn svg(timeline: &Timeline) -> String {
         let _ = write!(body, "<g class=\"lane {class}\">");
         label(&mut body, y + 12.0, name, "lane-label");
         for (k, media) in list.iter().enumerate() {
-            media_bar(&mut body, &scale, end, media, y + 4.0 + SUBROW * k as f64);
+            let open_until = if class == "compositions" {
+                end
+            } else {
+                room_to
+            };
+            media_bar(
+                &mut body,
+                &scale,
+                open_until,
+                media,
+                y + 4.0 + SUBROW * k as f64,
+            );
         }
         body.push_str("</g>");
         y += height.max(LANE);

@@ -764,3 +764,44 @@ async fn replay_sends_exactly_the_messages_the_receiver_sent_and_nothing_outside
     );
     assert_eq!(binary(&world, &["replay"]).status.code(), Some(2));
 }
+
+#[test]
+fn the_table_subcommands_have_help_with_examples_and_need_no_twilio_key() {
+    let program = env!("CARGO_BIN_EXE_twilio-video-callbacks");
+    let run = |args: &[&str]| {
+        std::process::Command::new(program)
+            .args(args)
+            .env_remove("TWILIO_API_KEY_SID")
+            .env_remove("TWILIO_API_KEY_SECRET")
+            .env_remove("EVENTS_TABLE")
+            .env_remove("STACK_NAME")
+            .output()
+            .unwrap_or_else(|err| panic!("{err}"))
+    };
+    for (sub, option) in [
+        ("timeline", "--html"),
+        ("rooms", "--date"),
+        ("index-rooms", "--start-key"),
+        ("replay", "--dry-run"),
+    ] {
+        let help = run(&[sub, "--help"]);
+        assert_eq!(help.status.code(), Some(0), "{sub}");
+        let text = String::from_utf8_lossy(&help.stdout);
+        assert!(text.contains(option) && text.contains("Example"), "{text}");
+    }
+    assert_eq!(
+        run(&["timeline"]).status.code(),
+        Some(2),
+        "the room is required"
+    );
+    assert_eq!(run(&["rooms"]).status.code(), Some(2), "--date is required");
+    assert_eq!(run(&["rooms", "--date", "tomorrow"]).status.code(), Some(2));
+    // No table: exit 1 with what to do, and no word about a Twilio key.
+    let no_table = run(&["rooms", "--date", "2026-11-27"]);
+    assert_eq!(no_table.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&no_table.stderr);
+    assert!(
+        stderr.contains("EVENTS_TABLE") && !stderr.contains("TWILIO_API_KEY"),
+        "{stderr}"
+    );
+}
