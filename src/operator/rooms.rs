@@ -67,7 +67,10 @@ where
 {
     move |err| {
         let detail = aws_sdk_dynamodb::error::DisplayErrorContext(&err).to_string();
-        if detail.contains("does not have the specified index") {
+        // DynamoDB: "The table does not have the specified index"; moto: "Invalid index".
+        if call == "Query (index)"
+            && (detail.contains("specified index") || detail.contains("Invalid index"))
+        {
             TableError::NoIndex {
                 table: table.to_owned(),
             }

@@ -585,6 +585,44 @@ async fn rooms_of_a_day_across_two_accounts_and_a_day_boundary_and_the_migration
             .code(),
         Some(2)
     );
+
+    // A table without the index (a stack not yet updated): exit 1, saying what to do.
+    let plain = unique("no-index");
+    let key = |name: &str, kind| {
+        aws_sdk_dynamodb::types::KeySchemaElement::builder()
+            .attribute_name(name)
+            .key_type(kind)
+            .build()
+            .unwrap_or_else(|err| panic!("{err}"))
+    };
+    let string = |name: &str| {
+        aws_sdk_dynamodb::types::AttributeDefinition::builder()
+            .attribute_name(name)
+            .attribute_type(aws_sdk_dynamodb::types::ScalarAttributeType::S)
+            .build()
+            .unwrap_or_else(|err| panic!("{err}"))
+    };
+    client
+        .create_table()
+        .table_name(&plain)
+        .billing_mode(aws_sdk_dynamodb::types::BillingMode::PayPerRequest)
+        .key_schema(key("pk", aws_sdk_dynamodb::types::KeyType::Hash))
+        .key_schema(key("sk", aws_sdk_dynamodb::types::KeyType::Range))
+        .attribute_definitions(string("pk"))
+        .attribute_definitions(string("sk"))
+        .send()
+        .await
+        .unwrap_or_else(|err| panic!("{err:?}"));
+    let no_index = std::process::Command::new(env!("CARGO_BIN_EXE_twilio-video-callbacks"))
+        .args(["rooms", "--date", "2026-11-27", "--table", &plain])
+        .output()
+        .unwrap_or_else(|err| panic!("{err}"));
+    assert_eq!(no_index.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&no_index.stderr);
+    assert!(
+        stderr.contains("has no index rooms-by-day") && stderr.contains("index-rooms"),
+        "{stderr}"
+    );
 }
 
 #[tokio::test]
