@@ -22,8 +22,15 @@ def create(table, queue):
         TableName=table,
         BillingMode="PAY_PER_REQUEST",
         KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
-        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"},
-                              {"AttributeName": "sk", "AttributeType": "S"}],
+        AttributeDefinitions=[{"AttributeName": name, "AttributeType": "S"}
+                              for name in ("pk", "sk", "room_day", "room_key")],
+        # The sparse rooms index, as template.yaml makes it (docs/storage.md).
+        GlobalSecondaryIndexes=[{
+            "IndexName": "rooms-by-day",
+            "KeySchema": [{"AttributeName": "room_day", "KeyType": "HASH"},
+                          {"AttributeName": "room_key", "KeyType": "RANGE"}],
+            "Projection": {"ProjectionType": "KEYS_ONLY"},
+        }],
     )
     return sqs.create_queue(QueueName=queue)["QueueUrl"]
 

@@ -3,8 +3,8 @@
 # real callback-receiver and media-archiver under a Lambda runtime emulator, every file in events/ is
 # invoked, the stored room timeline and the queued messages are printed, then the queued media messages go
 # through the archiver, which copies each file from a local stand-in for Twilio's media endpoint into moto's
-# S3; the archived objects and the media-archived records are printed. Installs what it needs into .venv;
-# stops what it starts.
+# S3; the archived objects and the media-archived records are printed; last, the operator's `timeline` of the
+# sample room, on the terminal and as an HTML page. Installs what it needs into .venv; stops what it starts.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
@@ -75,3 +75,15 @@ python3 scripts/local_archive.py show "$BUCKET" "$TABLE"
 echo
 say "archiver log (one line per media file): .local/watch.log"
 grep -E "media archived|media not archived|media gone" "$LOCAL/watch.log" | tail -5 || true
+
+# The operator's view of the sample room, archive outcomes included: `twilio-video-callbacks timeline` as a
+# table on the terminal, and the room drawn as one self-contained HTML page (no network requests) in a file named here.
+SAMPLE_ROOM=RM00000000000000000000000000000001
+TIMELINE_HTML=".local/timeline.html"
+say "building the operator's program (twilio-video-callbacks, --features operator)"
+cargo build --locked --features operator --bin twilio-video-callbacks
+echo
+say "twilio-video-callbacks timeline $SAMPLE_ROOM --html $TIMELINE_HTML"
+EVENTS_TABLE="$TABLE" cargo run --quiet --locked --features operator --bin twilio-video-callbacks -- \
+  timeline "$SAMPLE_ROOM" --html "$ROOT/$TIMELINE_HTML"
+say "the sample room's picture: $TIMELINE_HTML (open it in a browser)"

@@ -12,7 +12,7 @@
 //! - [`env`]: configuration values and the start-up error both programs report.
 //! - [`metrics`]: the metrics both functions write as CloudWatch Embedded Metric Format lines.
 //! - `operator` (feature `operator`): the operator CLI's library: Twilio's REST API, backfill, reconcile,
-//!   prune.
+//!   prune; a room's timeline (table, JSON, HTML), the rooms of a day, the index migration, replay.
 //!
 //! The binaries in `src/bin/` only read settings, build clients once and run the Lambda runtime.
 #![warn(missing_docs)]

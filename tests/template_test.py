@@ -376,6 +376,21 @@ class Storage(unittest.TestCase):
         self.assertTrue(props["SSESpecification"]["SSEEnabled"])
         self.assertEqual(props["DeletionProtectionEnabled"], {"Fn::If": ["IsProd", True, False]})
 
+    def test_rooms_index_is_sparse_keys_only_and_named_as_the_code_reads_it(self):
+        props = RESOURCES["EventsTable"]["Properties"]
+        (index,) = props["GlobalSecondaryIndexes"]
+        item_rs = (ROOT / "src/receiver/item.rs").read_text()
+        constant = lambda name: re.search(rf'pub const {name}: &str = "([^"]+)";', item_rs).group(1)
+        self.assertEqual(index["IndexName"], constant("ROOMS_INDEX"))
+        self.assertEqual({k["AttributeName"]: k["KeyType"] for k in index["KeySchema"]},
+                         {constant("ROOM_DAY"): "HASH", constant("ROOM_KEY"): "RANGE"})
+        self.assertEqual(index["Projection"], {"ProjectionType": "KEYS_ONLY"})
+        defined = {a["AttributeName"] for a in props["AttributeDefinitions"]}
+        self.assertEqual(defined, {"pk", "sk", constant("ROOM_DAY"), constant("ROOM_KEY")})
+        # The local set-up makes the same index.
+        local = (ROOT / "scripts/local_aws.py").read_text()
+        self.assertIn(f'"IndexName": "{constant("ROOMS_INDEX")}"', local)
+
     def test_queue_has_an_encrypted_dead_letter_queue_after_at_least_five_receives(self):
         queue = RESOURCES["MediaQueue"]["Properties"]
         self.assertGreaterEqual(queue["RedrivePolicy"]["maxReceiveCount"], 5)

@@ -1,10 +1,12 @@
 //! `twilio-video-callbacks`: the operator's program. Archive every recording and composition the account
 //! ever made (`backfill`), check that the archive holds them all (`reconcile`), and stop paying Twilio for
-//! what it holds (`prune`).
+//! what it holds (`prune`). Read the table: a room's story (`timeline`), the rooms of a day (`rooms`),
+//! the one-off index migration (`index-rooms`), and send stored media messages again (`replay`).
 //!
 //! Exit status: 0 when everything asked for was done and is safe, 1 when something is missing or failed,
 //! 2 for a usage error.
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -13,25 +15,32 @@ use serde::Serialize;
 use time::OffsetDateTime;
 use twilio_video_callbacks::archiver::rules::DEFAULT_PREFIX;
 use twilio_video_callbacks::archiver::ApiKey;
+use twilio_video_callbacks::aws::queue::SqsMediaQueue;
 use twilio_video_callbacks::aws::sdk;
 use twilio_video_callbacks::message::TWILIO_VIDEO_BASE_URL;
 use twilio_video_callbacks::operator::rest::{Created, TwilioRest};
+use twilio_video_callbacks::operator::rooms::{self, IndexPlan};
 use twilio_video_callbacks::operator::tasks::{self, Context, What};
+use twilio_video_callbacks::operator::timeline;
 use twilio_video_callbacks::twilio::timestamp;
 
 #[derive(Debug, Parser)]
 #[command(
     name = "twilio-video-callbacks",
     version,
-    about = "Archive, check and prune a Twilio account's Video recordings and compositions.",
-    long_about = "Archive, check and prune a Twilio account's Video recordings and compositions.\n\n\
+    about = "Archive, check and prune a Twilio account's Video recordings and compositions; read its rooms.",
+    long_about = "Archive, check and prune a Twilio account's Video recordings and compositions; read the \
+        stored rooms (timeline, rooms of a day) and send their media messages again (replay).\n\n\
         Settings come from options or the environment variables the Lambdas read; --stack reads the queue, \
         table and bucket from a deployed stack's outputs. AWS credentials and region come from the standard \
         AWS configuration (AWS_PROFILE, AWS_REGION, AWS_ENDPOINT_URL, ...).",
     after_help = "Examples:\n  \
         twilio-video-callbacks --stack twilio-video-callbacks backfill --since 2024-01-01\n  \
         twilio-video-callbacks --stack twilio-video-callbacks reconcile --since 2024-01-01 --json\n  \
-        twilio-video-callbacks --stack twilio-video-callbacks prune --since 2024-01-01 --until 2026-01-01 --delete"
+        twilio-video-callbacks --stack twilio-video-callbacks prune --since 2024-01-01 --until 2026-01-01 --delete\n  \
+        twilio-video-callbacks --stack twilio-video-callbacks rooms --date 2026-11-27\n  \
+        twilio-video-callbacks --stack twilio-video-callbacks timeline RM0123... --html room.html\n  \
+        twilio-video-callbacks --stack twilio-video-callbacks replay --room RM0123... --dry-run"
 )]
 struct Cli {
     #[command(flatten)]
@@ -45,8 +54,13 @@ struct Global {
     /// Read MEDIA_QUEUE_URL, EVENTS_TABLE and ARCHIVE_BUCKET from this CloudFormation stack's outputs.
     #[arg(long, env = "STACK_NAME", global = true)]
     stack: Option<String>,
-    /// The Twilio account; media of other accounts (subaccounts) is left out when set.
-    #[arg(long, env = "TWILIO_ACCOUNT_SID", global = true)]
+    /// The Twilio account; media and rooms of other accounts (subaccounts) are left out when set.
+    #[arg(
+        long,
+        visible_alias = "account",
+        env = "TWILIO_ACCOUNT_SID",
+        global = true
+    )]
     account_sid: Option<String>,
     /// A Twilio API key (SK...) that may read (and, for prune --delete, delete) Video media.
     #[arg(long, env = "TWILIO_API_KEY_SID", global = true)]
@@ -80,7 +94,7 @@ struct Global {
     /// Most Twilio writes (deletes) a second (Twilio's default account limit is 20).
     #[arg(long, env = "TWILIO_WRITE_RATE", default_value_t = 10.0, global = true)]
     write_rate: f64,
-    /// One JSON object on stdout instead of a table.
+    /// JSON on stdout instead of a table: one object (timeline: one object per line).
     #[arg(long, env = "OUTPUT_JSON", global = true)]
     json: bool,
 }
@@ -152,6 +166,82 @@ enum Command {
         #[arg(long, env = "PRUNE_DELETE")]
         delete: bool,
     },
+    /// A room's story from the table, in time order: every callback, with participants, tracks,
+    /// recordings and compositions, their archive outcomes, and malformed or spilled callbacks marked.
+    /// Exit status 1 when the table holds nothing for the room.
+    #[command(after_help = "Examples:\n  \
+        twilio-video-callbacks timeline RM00000000000000000000000000000001\n  \
+        twilio-video-callbacks timeline RM00000000000000000000000000000001 --html room.html   \
+        # also draw it: one self-contained page\n  \
+        twilio-video-callbacks timeline RM00000000000000000000000000000001 --json | jq -r .event")]
+    Timeline {
+        /// The room (RM...); also the partition of a callback without one (CJ..., HK...).
+        #[arg(env = "ROOM_SID")]
+        room: String,
+        /// Also write the room as one self-contained HTML page (inline SVG, no network requests).
+        #[arg(long, env = "TIMELINE_HTML", value_name = "FILE")]
+        html: Option<PathBuf>,
+    },
+    /// The rooms created on one UTC day, read through the table's rooms-by-day index (no Scan): name,
+    /// created, ended, duration, participants, recordings, compositions, archived.
+    #[command(after_help = "Examples:\n  \
+        twilio-video-callbacks rooms --date 2026-11-27\n  \
+        twilio-video-callbacks rooms --date 2026-11-27 --account AC0123... --json")]
+    Rooms {
+        /// The UTC day.
+        #[arg(long, env = "ROOMS_DATE", value_parser = parse_day)]
+        date: time::Date,
+    },
+    /// Once, for rooms stored before the rooms-by-day index existed: scans the table (paced,
+    /// resumable) and gives each room-created item the index's attributes. Prints the key to resume
+    /// from after every page.
+    #[command(after_help = "Examples:\n  \
+        twilio-video-callbacks index-rooms --items-per-second 100\n  \
+        twilio-video-callbacks index-rooms --start-key '{\"pk\":\"RM...\",\"sk\":\"...\"}'   # resume")]
+    IndexRooms {
+        /// Resume after this key (as printed by an earlier run).
+        #[arg(long, env = "START_KEY")]
+        start_key: Option<String>,
+        /// Items read per Scan page.
+        #[arg(long, env = "PAGE_SIZE", default_value_t = 200)]
+        page_size: i32,
+        /// Most items scanned a second (each costs read capacity); 0: no pacing.
+        #[arg(long, env = "ITEMS_PER_SECOND", default_value_t = 200.0)]
+        items_per_second: f64,
+        /// Stop after this many pages (resume with the printed key).
+        #[arg(long, env = "MAX_PAGES")]
+        max_pages: Option<u64>,
+    },
+    /// Sends again the media messages the stored recording-completed and composition-available items
+    /// produce, byte for byte as the receiver sent them (same idempotency keys): for a worker that was
+    /// broken or a queue that was purged. Rooms by SID, or by creation time through the rooms index.
+    #[command(after_help = "Examples:\n  \
+        twilio-video-callbacks replay --room RM00000000000000000000000000000001\n  \
+        twilio-video-callbacks replay --since 2026-11-27 --until 2026-11-28 --dry-run")]
+    Replay {
+        /// One room.
+        #[arg(long, env = "REPLAY_ROOM_SID", conflicts_with_all = ["since", "until"], required_unless_present = "since")]
+        room: Option<String>,
+        /// Rooms created at or after this day (UTC) or RFC 3339 time.
+        #[arg(long, env = "SINCE", value_parser = parse_time)]
+        since: Option<OffsetDateTime>,
+        /// ... and before this day or time; default: now.
+        #[arg(long, env = "UNTIL", value_parser = parse_time, requires = "since")]
+        until: Option<OffsetDateTime>,
+        /// Count only; send nothing.
+        #[arg(long, env = "DRY_RUN")]
+        dry_run: bool,
+    },
+}
+
+fn parse_day(text: &str) -> Result<time::Date, String> {
+    parse_time(text).and_then(|time| {
+        if time.time() == time::Time::MIDNIGHT {
+            Ok(time.date())
+        } else {
+            Err(format!("{text:?} is not a day (2026-11-27)"))
+        }
+    })
 }
 
 fn parse_time(text: &str) -> Result<OffsetDateTime, String> {
@@ -189,12 +279,21 @@ async fn main() -> ExitCode {
 
 async fn run(cli: Cli) -> Result<ExitCode, String> {
     let g = &cli.global;
-    let (Some(sid), Some(secret)) = (&g.api_key_sid, &g.api_key_secret) else {
-        return Err(
-            "set TWILIO_API_KEY_SID and TWILIO_API_KEY_SECRET (or --api-key-sid/--api-key-secret) to a Twilio \
-             API key that may read Video media"
-                .into(),
-        );
+    let reads_twilio = matches!(
+        cli.command,
+        Command::Backfill { .. } | Command::Reconcile { .. } | Command::Prune { .. }
+    );
+    let key = (g.api_key_sid.as_ref(), g.api_key_secret.as_ref());
+    let key = match key {
+        _ if !reads_twilio => None,
+        (Some(sid), Some(secret)) => Some((sid, secret)),
+        _ => {
+            return Err(
+                "set TWILIO_API_KEY_SID and TWILIO_API_KEY_SECRET (or --api-key-sid/--api-key-secret) to a \
+                 Twilio API key that may read Video media"
+                    .into(),
+            )
+        }
     };
     let sdk = sdk::sdk_loader()
         .timeout_config(
@@ -219,6 +318,13 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
         table = table.or_else(|| from("EventsTableName"));
         bucket = bucket.or_else(|| from("ArchiveBucketName"));
     }
+    let Some((sid, secret)) = key else {
+        let dynamodb = aws_sdk_dynamodb::Client::new(&sdk);
+        let table = table
+            .ok_or("EVENTS_TABLE is not set: pass --table, set EVENTS_TABLE, or use --stack")?;
+        let queue = queue_url.map(|url| SqsMediaQueue::new(aws_sdk_sqs::Client::new(&sdk), url));
+        return read_table(&cli, &dynamodb, &table, queue.as_ref()).await;
+    };
     let twilio = TwilioRest::new(
         ApiKey::new(sid, secret),
         &g.twilio_base_url,
@@ -269,6 +375,12 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
             let ok = report.failed == 0;
             (Summary::Prune(report), ok)
         }
+        Command::Timeline { .. }
+        | Command::Rooms { .. }
+        | Command::IndexRooms { .. }
+        | Command::Replay { .. } => {
+            return Err("this subcommand reads the table, not Twilio".into());
+        }
     };
     ctx.progress.finish_and_clear();
     if g.json {
@@ -284,6 +396,219 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
     } else {
         ExitCode::from(1)
     })
+}
+
+/// The subcommands that read the events table (and, for replay, send to the media queue).
+async fn read_table(
+    cli: &Cli,
+    dynamodb: &aws_sdk_dynamodb::Client,
+    table: &str,
+    queue: Option<&SqsMediaQueue>,
+) -> Result<ExitCode, String> {
+    let json = cli.global.json;
+    let account = cli.global.account_sid.as_deref();
+    match &cli.command {
+        Command::Timeline { room, html } => {
+            let timeline = rooms::room_timeline(dynamodb, table, room)
+                .await
+                .map_err(|err| err.to_string())?;
+            if timeline.rows.is_empty() {
+                return Err(format!(
+                    "table {table} holds nothing for {room}: check the SID (rooms --date DAY lists a day's rooms) \
+                     and the table (--table, EVENTS_TABLE or --stack)"
+                ));
+            }
+            if json {
+                for row in &timeline.rows {
+                    println!(
+                        "{}",
+                        serde_json::to_string(row).map_err(|err| err.to_string())?
+                    );
+                }
+            } else {
+                println!("{}", timeline::table(&timeline));
+            }
+            if let Some(path) = html {
+                std::fs::write(path, timeline::html(&timeline))
+                    .map_err(|err| format!("could not write {}: {err}", path.display()))?;
+                eprintln!(
+                    "wrote {} ({} participants, {} recordings, {} compositions)",
+                    path.display(),
+                    timeline.lanes.len(),
+                    timeline.count(timeline::MediaKind::Recording),
+                    timeline.count(timeline::MediaKind::Composition)
+                );
+            }
+        }
+        Command::Rooms { date } => {
+            let summaries = rooms::room_summaries(dynamodb, table, *date, account)
+                .await
+                .map_err(|err| err.to_string())?;
+            if json {
+                let out = serde_json::json!({ "date": date.to_string(), "account_sid": account, "rooms": summaries });
+                println!("{out}");
+            } else {
+                let mut out = Table::new();
+                out.load_preset(UTF8_FULL_CONDENSED).set_header(vec![
+                    "room",
+                    "name",
+                    "created (UTC)",
+                    "ended (UTC)",
+                    "duration",
+                    "participants",
+                    "recordings",
+                    "compositions",
+                    "archived",
+                ]);
+                for r in &summaries {
+                    out.add_row(vec![
+                        r.room_sid.clone(),
+                        r.name.clone().unwrap_or_default(),
+                        r.created.clone(),
+                        r.ended.clone().unwrap_or("(not ended)".into()),
+                        r.duration_seconds
+                            .map(timeline::seconds)
+                            .unwrap_or_default(),
+                        r.participants.to_string(),
+                        r.recordings.to_string(),
+                        r.compositions.to_string(),
+                        format!(
+                            "{} of {}{}",
+                            r.archived,
+                            r.recordings + r.compositions,
+                            if r.archive_failed > 0 {
+                                format!(" ({} failed)", r.archive_failed)
+                            } else {
+                                String::new()
+                            }
+                        ),
+                    ]);
+                }
+                println!("{out}");
+                eprintln!("{} room(s) created on {date}", summaries.len());
+            }
+        }
+        Command::IndexRooms {
+            start_key,
+            page_size,
+            items_per_second,
+            max_pages,
+        } => {
+            let plan = IndexPlan {
+                start_key: start_key.clone(),
+                page_size: *page_size,
+                items_per_second: *items_per_second,
+                max_pages: *max_pages,
+            };
+            let report = rooms::index_rooms(dynamodb, table, &plan, |progress| {
+                eprintln!(
+                    "page {}: {} scanned, {} indexed{}",
+                    progress.pages,
+                    progress.scanned,
+                    progress.indexed,
+                    match &progress.next_start_key {
+                        Some(key) => format!("; resume with --start-key '{key}'"),
+                        None => "; the whole table is read".into(),
+                    }
+                );
+            })
+            .await
+            .map_err(|err| err.to_string())?;
+            if json {
+                println!(
+                    "{}",
+                    serde_json::to_string(&report).map_err(|err| err.to_string())?
+                );
+            } else {
+                let mut out = Table::new();
+                out.load_preset(UTF8_FULL_CONDENSED);
+                out.add_row(vec!["items scanned".to_owned(), report.scanned.to_string()]);
+                out.add_row(vec![
+                    "rooms indexed now".to_owned(),
+                    report.indexed.to_string(),
+                ]);
+                out.add_row(vec![
+                    "rooms already indexed".to_owned(),
+                    report.already_indexed.to_string(),
+                ]);
+                out.add_row(vec![
+                    "rooms that cannot be indexed".to_owned(),
+                    report.skipped.to_string(),
+                ]);
+                out.add_row(vec![
+                    "resume with".to_owned(),
+                    report
+                        .next_start_key
+                        .as_ref()
+                        .map(|key| format!("--start-key '{key}'"))
+                        .unwrap_or("(done: the whole table was read)".into()),
+                ]);
+                println!("{out}");
+            }
+        }
+        Command::Replay {
+            room,
+            since,
+            until,
+            dry_run,
+        } => {
+            if queue.is_none() && !dry_run {
+                return Err(
+                    "MEDIA_QUEUE_URL is not set: pass --queue-url, set MEDIA_QUEUE_URL, or use --stack".into(),
+                );
+            }
+            let rooms_to_replay: Vec<String> = match (room, since) {
+                (Some(room), _) => vec![room.clone()],
+                (None, Some(since)) => {
+                    let until = until.unwrap_or_else(OffsetDateTime::now_utc);
+                    rooms::rooms_created_between(dynamodb, table, *since, until, account)
+                        .await
+                        .map_err(|err| err.to_string())?
+                        .into_iter()
+                        .map(|r| r.room_sid)
+                        .collect()
+                }
+                (None, None) => return Err("give --room or --since".into()),
+            };
+            let report = rooms::replay(dynamodb, table, queue, &rooms_to_replay, *dry_run)
+                .await
+                .map_err(|err| err.to_string())?;
+            if json {
+                println!(
+                    "{}",
+                    serde_json::to_string(&report).map_err(|err| err.to_string())?
+                );
+            } else {
+                let mut out = Table::new();
+                out.load_preset(UTF8_FULL_CONDENSED);
+                out.add_row(vec!["rooms".to_owned(), report.rooms.to_string()]);
+                out.add_row(vec![
+                    "media messages".to_owned(),
+                    report.messages.to_string(),
+                ]);
+                for (event, n) in &report.by_event {
+                    out.add_row(vec![format!("  {event}"), n.to_string()]);
+                }
+                out.add_row(vec![
+                    "sent".to_owned(),
+                    if report.dry_run {
+                        "0 (dry run)".into()
+                    } else {
+                        report.sent.to_string()
+                    },
+                ]);
+                out.add_row(vec![
+                    "media callbacks without a message".to_owned(),
+                    report.unbuildable.to_string(),
+                ]);
+                println!("{out}");
+            }
+        }
+        Command::Backfill { .. } | Command::Reconcile { .. } | Command::Prune { .. } => {
+            return Err("this subcommand reads Twilio: it needs an API key".into())
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 async fn stack_outputs(

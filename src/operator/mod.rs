@@ -1,7 +1,11 @@
 //! The operator's side (feature `operator`, the `twilio-video-callbacks` program): Twilio's Video REST
 //! API with its rate limits ([`rest`]), its media resources as archive files and queue messages
-//! ([`catalog`]), and the jobs over them: backfill, reconcile, prune ([`tasks`]).
+//! ([`catalog`]), and the jobs over them: backfill, reconcile, prune ([`tasks`]); the events table as the
+//! operator reads it: a room's story ([`timeline`]), the rooms of a day, the index migration and replay
+//! ([`rooms`]).
 
 pub mod catalog;
 pub mod rest;
+pub mod rooms;
 pub mod tasks;
+pub mod timeline;

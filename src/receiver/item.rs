@@ -22,6 +22,32 @@ use crate::twilio::callback::{
 /// The partition of a signed callback that names no SID at all (not even `AccountSid`): kept, never lost.
 pub const UNATTRIBUTED: &str = "#unattributed";
 
+/// The sparse global secondary index of rooms by the UTC day they were created: only `room-created`
+/// items carry its two attributes, so it holds one small entry per room (keys only).
+pub const ROOMS_INDEX: &str = "rooms-by-day";
+/// The index's partition key: the UTC day a room was created, `2026-11-27`.
+pub const ROOM_DAY: &str = "room_day";
+/// The index's sort key: `{AccountSid}#{created timestamp}#{RoomSid}`, so one account's rooms of a day
+/// are a `begins_with` key condition, in order of creation.
+pub const ROOM_KEY: &str = "room_key";
+
+/// The two index attributes of a room created at `timestamp` (normalized UTC RFC 3339, as in `sk`):
+/// [`ROOM_DAY`] and [`ROOM_KEY`]. `None` when the timestamp has no day or a SID is empty.
+pub fn room_index_keys(
+    account_sid: &str,
+    timestamp: &str,
+    room_sid: &str,
+) -> Option<(String, String)> {
+    let day = timestamp.get(..10)?;
+    if account_sid.is_empty() || room_sid.is_empty() {
+        return None;
+    }
+    Some((
+        day.to_owned(),
+        format!("{account_sid}#{timestamp}#{room_sid}"),
+    ))
+}
+
 /// One stored callback, exactly as written to DynamoDB.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StoredEvent {
@@ -48,6 +74,16 @@ pub struct StoredEvent {
     /// malformed), when it does; its typed fields hold what did parse. Absent for a well-formed callback.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parse_error: Option<String>,
+    /// [`ROOM_DAY`]: only on a `room-created` item (the sparse rooms index).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub room_day: Option<String>,
+    /// [`ROOM_KEY`]: only on a `room-created` item (the sparse rooms index).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub room_key: Option<String>,
+    /// Why the receiver put this callback on the spill queue before the spill consumer stored it; absent
+    /// for a callback stored at once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spilled: Option<String>,
 }
 
 impl StoredEvent {
@@ -61,6 +97,12 @@ impl StoredEvent {
         let idempotency_key = idempotency_key(&callback.params);
         let timestamp = crate::twilio::timestamp::format(callback.fields.timestamp);
         let pk = callback.timeline_sid().unwrap_or(UNATTRIBUTED).to_owned();
+        let (room_day, room_key) = match (&callback.event, &callback.fields.room_sid) {
+            (EventKind::RoomCreated, Some(room)) => {
+                room_index_keys(&callback.fields.account_sid, &timestamp, room).unzip()
+            }
+            _ => (None, None),
+        };
         StoredEvent {
             pk,
             sk: format!("{timestamp}#{}#{idempotency_key}", callback.event),
@@ -72,6 +114,9 @@ impl StoredEvent {
             expires_at: retention_days
                 .map(|days| received_at.unix_timestamp() + i64::from(days) * 24 * 60 * 60),
             parse_error: None,
+            room_day,
+            room_key,
+            spilled: None,
         }
     }
 
@@ -81,6 +126,16 @@ impl StoredEvent {
             let text: Vec<String> = problems.iter().map(ToString::to_string).collect();
             self.parse_error = Some(text.join("; "));
         }
+        self
+    }
+
+    /// Marks the item as stored by the spill consumer, with the reason it was spilled.
+    pub fn spilled_because(mut self, reason: &str) -> Self {
+        self.spilled = Some(if reason.is_empty() {
+            "spilled".to_owned()
+        } else {
+            reason.to_owned()
+        });
         self
     }
 }
@@ -125,6 +180,15 @@ impl StoredEvent {
         }
         if let Some(parse_error) = self.parse_error {
             item.insert("parse_error".to_owned(), AttributeValue::S(parse_error));
+        }
+        for (name, value) in [
+            (ROOM_DAY, self.room_day),
+            (ROOM_KEY, self.room_key),
+            ("spilled", self.spilled),
+        ] {
+            if let Some(value) = value {
+                item.insert(name.to_owned(), AttributeValue::S(value));
+            }
         }
         item
     }
@@ -296,6 +360,50 @@ mod tests {
             idempotency_key(&params(&[("AB", "C")])),
             idempotency_key(&params(&[("A", "BC")]))
         );
+    }
+
+    #[test]
+    fn only_room_created_carries_the_rooms_index_keys() {
+        let connected =
+            StoredEvent::new(participant_connected(&[]), at("2026-11-27T08:00:01Z"), None);
+        assert_eq!((connected.room_day, connected.room_key), (None, None));
+        let mut created = participant_connected(&[]);
+        created.event = EventKind::RoomCreated;
+        let item = StoredEvent::new(created, at("2026-11-27T08:00:01Z"), None);
+        assert_eq!(item.room_day.as_deref(), Some("2026-11-27"));
+        assert_eq!(
+            item.room_key.as_deref(),
+            Some("AC00000000000000000000000000000001#2026-11-27T08:00:00.250Z#RM00000000000000000000000000000001")
+        );
+        let expected: HashMap<String, AttributeValue> =
+            serde_dynamo::to_item(&item).unwrap_or_else(|err| panic!("{err}"));
+        let moved = item.clone().into_attributes();
+        assert_eq!(moved, expected);
+        assert_eq!(
+            moved.get(ROOM_DAY),
+            Some(&AttributeValue::S("2026-11-27".into()))
+        );
+        let spilled = item
+            .spilled_because("DynamoDB unavailable")
+            .into_attributes();
+        assert_eq!(
+            spilled.get("spilled"),
+            Some(&AttributeValue::S("DynamoDB unavailable".into()))
+        );
+    }
+
+    #[test]
+    fn room_index_keys_need_a_day_and_both_sids() {
+        assert_eq!(
+            room_index_keys("AC1", "2026-11-27T23:59:59.999Z", "RM1"),
+            Some((
+                "2026-11-27".to_owned(),
+                "AC1#2026-11-27T23:59:59.999Z#RM1".to_owned()
+            ))
+        );
+        assert_eq!(room_index_keys("", "2026-11-27T00:00:00.000Z", "RM1"), None);
+        assert_eq!(room_index_keys("AC1", "2026-11-27T00:00:00.000Z", ""), None);
+        assert_eq!(room_index_keys("AC1", "2026", "RM1"), None);
     }
 
     #[test]

@@ -174,8 +174,9 @@ impl<S: EventStore, Q: MediaQueue, P: SpillQueue> Receiver<S, Q, P> {
             return Err(SpillError::Forged { url: spilled.url });
         }
         let (callback, problems) = Callback::read(params, received_at);
-        let item =
-            StoredEvent::new(callback, received_at, self.retention_days).with_problems(&problems);
+        let item = StoredEvent::new(callback, received_at, self.retention_days)
+            .with_problems(&problems)
+            .spilled_because(&spilled.reason);
         let message = MediaMessage::for_item(&item).filter(|_| !spilled.media_sent);
         let created = self.store.insert(item).await? == Insert::Created;
         let enqueued = match &message {

@@ -11,6 +11,8 @@
 //! - [`spill`]: the spill queue and its consumer on real SQS; the events AWS tooling generates.
 //! - [`alone`]: the load and large-file tests, which measure memory and run on their own.
 //! - `operator` (feature `operator`): backfill, reconcile and prune against a fake Twilio REST API.
+//! - `views` (feature `operator`): timeline, rooms of a day, the index migration and replay against the
+//!   table the receiver filled.
 //! - `helpers`: moto set-up, fixtures, the fake Twilio, the fault proxy.
 
 mod alone;
@@ -24,3 +26,5 @@ mod operator;
 mod receiver;
 mod schema;
 mod spill;
+#[cfg(feature = "operator")]
+mod views;

@@ -10,8 +10,8 @@ use std::sync::atomic::{AtomicU32, Ordering};
 
 use aws_config::SdkConfig;
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType,
-    ScalarAttributeType,
+    AttributeDefinition, AttributeValue, BillingMode, GlobalSecondaryIndex, KeySchemaElement,
+    KeyType, Projection, ProjectionType, ScalarAttributeType,
 };
 use aws_sdk_sqs::types::{MessageSystemAttributeName, QueueAttributeName};
 use lambda_http::request::LambdaRequest;
@@ -21,7 +21,7 @@ use twilio_video_callbacks::aws::sdk::sdk_loader;
 use twilio_video_callbacks::aws::store::DynamoEventStore;
 use twilio_video_callbacks::receiver::gateway::{self, GatewayResponse};
 use twilio_video_callbacks::receiver::handler::Receiver;
-use twilio_video_callbacks::receiver::item::StoredEvent;
+use twilio_video_callbacks::receiver::item::{StoredEvent, ROOMS_INDEX, ROOM_DAY, ROOM_KEY};
 use twilio_video_callbacks::receiver::settings::{build_receiver, Settings};
 
 pub use twilio_video_callbacks::receiver::settings::AwsReceiver;
@@ -99,7 +99,8 @@ pub fn unique(prefix: &str) -> String {
     )
 }
 
-/// A fresh events table (pk/sk strings, on demand), as the template makes it.
+/// A fresh events table (pk/sk strings, on demand) with its sparse rooms-by-day index, as the template
+/// makes it.
 pub async fn create_table(sdk: &SdkConfig, name: &str) {
     let key = |name: &str, kind| {
         KeySchemaElement::builder()
@@ -123,6 +124,21 @@ pub async fn create_table(sdk: &SdkConfig, name: &str) {
         .key_schema(key("sk", KeyType::Range))
         .attribute_definitions(attribute("pk"))
         .attribute_definitions(attribute("sk"))
+        .attribute_definitions(attribute(ROOM_DAY))
+        .attribute_definitions(attribute(ROOM_KEY))
+        .global_secondary_indexes(
+            GlobalSecondaryIndex::builder()
+                .index_name(ROOMS_INDEX)
+                .key_schema(key(ROOM_DAY, KeyType::Hash))
+                .key_schema(key(ROOM_KEY, KeyType::Range))
+                .projection(
+                    Projection::builder()
+                        .projection_type(ProjectionType::KeysOnly)
+                        .build(),
+                )
+                .build()
+                .unwrap_or_else(|err| panic!("{err}")),
+        )
         .send()
         .await
         .unwrap_or_else(|err| panic!("create table {name}: {err:?}"));
