@@ -19,14 +19,11 @@ Every copy is checked afterwards: object size and SHA-256 equal what was served.
 scripts/bench.sh runs it after building the release binary and starting moto (AWS_ENDPOINT_URL).
 """
 import argparse
-import base64
 import hashlib
-import http.server
 import json
 import os
 import platform
 import re
-import socket
 import statistics
 import subprocess
 import sys
@@ -38,6 +35,7 @@ import boto3
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import fake_twilio_media  # noqa: E402
+import runtime_api  # noqa: E402
 
 KEY_SID, KEY_SECRET = "SKbench000000000000000000000000001", "bench-fake-secret-not-real"
 ACCOUNT, ROOM = "AC00000000000000000000000000000b01", "RM00000000000000000000000000000b01"
@@ -89,28 +87,9 @@ print(json.dumps({"seconds": time.perf_counter() - started, "peak_rss_mib": usag
 '''
 
 
-class Runtime(http.server.BaseHTTPRequestHandler):
+class Runtime(runtime_api.Handler):
     """The Lambda Runtime API's routes: GET next hands out the event once; POST response records it."""
-    protocol_version = "HTTP/1.1"
     state = None
-
-    def log_message(self, *args):
-        pass
-
-    def setup(self):
-        super().setup()
-        self.request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-
-    def _reply(self, status, body=b"", headers=None):
-        try:
-            self.send_response(status)
-            for name, value in (headers or {}).items():
-                self.send_header(name, value)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-        except (BrokenPipeError, ConnectionResetError):
-            pass
 
     def do_GET(self):
         state = Runtime.state
@@ -138,11 +117,7 @@ class Runtime(http.server.BaseHTTPRequestHandler):
         self._reply(202)
 
 
-class Server(http.server.ThreadingHTTPServer):
-    daemon_threads = True
-
-    def handle_error(self, request, client_address):
-        pass
+Server = runtime_api.Server
 
 
 def message(sid, size, media_base):
@@ -155,8 +130,7 @@ def message(sid, size, media_base):
 
 
 def peak_rss_mib(pid):
-    status = Path(f"/proc/{pid}/status").read_text()
-    return int(re.search(r"^VmHWM:\s+(\d+) kB", status, re.MULTILINE).group(1)) / 1024
+    return runtime_api.peak_rss_kib(pid) / 1024
 
 
 def cpu_seconds(pid):

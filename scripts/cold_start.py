@@ -14,17 +14,18 @@ peak resident memory (VmHWM).
 
 scripts/bench.sh runs it (it builds the release binary and starts moto), with .venv's Python.
 """
-import http.server
 import json
 import os
 import re
-import socket
 import statistics
 import subprocess
 import sys
 import threading
 import time
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import runtime_api  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 # Two sequences of two new callbacks: a room event first (one write, like 15 of the 17 event types), and a
@@ -38,30 +39,9 @@ SAMPLES = {name: json.loads((ROOT / "events" / f"{name}.json").read_text())
 TOKEN = json.loads((ROOT / "events" / "env.json").read_text())["CallbackReceiver"]["TWILIO_AUTH_TOKEN"]
 
 
-class Runtime(http.server.BaseHTTPRequestHandler):
+class Runtime(runtime_api.Handler):
     """GET next -> the next sample event; POST response/error -> record it."""
-    protocol_version = "HTTP/1.1"
     state = None
-
-    def log_message(self, *args):
-        pass
-
-    def setup(self):
-        super().setup()
-        # Headers and body go out as separate writes: without this, Nagle's algorithm and the client's
-        # delayed ACK add 40 ms to every exchange, which is the emulator's doing, not the function's.
-        self.request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-
-    def _reply(self, status, body=b"", headers=None):
-        try:
-            self.send_response(status)
-            for key, value in (headers or {}).items():
-                self.send_header(key, value)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-        except (BrokenPipeError, ConnectionResetError):
-            pass  # the run is over and the process was killed
 
     def do_GET(self):
         state = Runtime.state
@@ -95,11 +75,7 @@ class Runtime(http.server.BaseHTTPRequestHandler):
         self._reply(202)
 
 
-class Server(http.server.ThreadingHTTPServer):
-    daemon_threads = True
-
-    def handle_error(self, request, client_address):
-        pass  # connections reset by a killed process, at the end of each run
+Server = runtime_api.Server
 
 
 # The harness itself stays small: boto3 and cfn-lint are used in child processes (see `helper`), because
@@ -141,10 +117,7 @@ def helper(*args):
 
 
 def peak_rss(pid):
-    """The process's peak resident memory (VmHWM, KiB), read while it runs. Not the rusage of the child:
-    Linux counts in it the parent's memory at the moment of the fork (the harness's own)."""
-    status = Path(f"/proc/{pid}/status").read_text()
-    return int(re.search(r"^VmHWM:\s+(\d+) kB", status, re.MULTILINE).group(1))
+    return runtime_api.peak_rss_kib(pid)
 
 
 def one_run(bootstrap, env, events):

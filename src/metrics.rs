@@ -13,8 +13,6 @@ use std::io::Write as _;
 use std::sync::OnceLock;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use serde_json::{Map, Value};
-
 use crate::twilio::callback::EventKind;
 
 /// The namespace unless `METRICS_NAMESPACE` says otherwise.
@@ -89,7 +87,8 @@ pub fn namespace() -> &'static str {
 }
 
 /// One EMF document: `dimensions` (name, value) are aggregated along each of `sets`; each metric is
-/// (name, unit, value).
+/// (name, unit, value). Written straight into one string (no intermediate JSON tree): this runs once per
+/// callback, and the benchmark's `metrics_line` stage keeps its cost in view.
 pub fn document(
     namespace: &str,
     timestamp_ms: u64,
@@ -97,31 +96,64 @@ pub fn document(
     sets: &[&[&str]],
     metrics: &[(&str, Unit, f64)],
 ) -> String {
-    let mut root = Map::new();
+    use std::fmt::Write as _;
+    let mut out = String::with_capacity(320);
+    out.push('{');
     for (name, value) in dimensions {
-        root.insert((*name).to_owned(), Value::from(*value));
+        push_str(&mut out, name);
+        out.push(':');
+        push_str(&mut out, value);
+        out.push(',');
     }
     for (name, _, value) in metrics {
-        // A number that JSON cannot carry (NaN, infinity) would invalidate the whole document.
+        push_str(&mut out, name);
+        // A number JSON cannot carry (NaN, infinity) would invalidate the whole document.
         let value = if value.is_finite() { *value } else { 0.0 };
-        root.insert((*name).to_owned(), Value::from(value));
+        let _ = write!(out, ":{value},");
     }
-    let definitions: Vec<Value> = metrics
-        .iter()
-        .map(|(name, unit, _)| serde_json::json!({ "Name": name, "Unit": unit.as_str() }))
-        .collect();
-    root.insert(
-        "_aws".to_owned(),
-        serde_json::json!({
-            "Timestamp": timestamp_ms,
-            "CloudWatchMetrics": [{
-                "Namespace": namespace,
-                "Dimensions": sets,
-                "Metrics": definitions,
-            }],
-        }),
+    let _ = write!(
+        out,
+        "\"_aws\":{{\"Timestamp\":{timestamp_ms},\"CloudWatchMetrics\":[{{\"Namespace\":"
     );
-    Value::Object(root).to_string()
+    push_str(&mut out, namespace);
+    out.push_str(",\"Dimensions\":[");
+    for (i, set) in sets.iter().enumerate() {
+        out.push_str(if i == 0 { "[" } else { ",[" });
+        for (j, name) in set.iter().enumerate() {
+            if j > 0 {
+                out.push(',');
+            }
+            push_str(&mut out, name);
+        }
+        out.push(']');
+    }
+    out.push_str("],\"Metrics\":[");
+    for (i, (name, unit, _)) in metrics.iter().enumerate() {
+        out.push_str(if i == 0 { "{\"Name\":" } else { ",{\"Name\":" });
+        push_str(&mut out, name);
+        out.push_str(",\"Unit\":");
+        push_str(&mut out, unit.as_str());
+        out.push('}');
+    }
+    out.push_str("]}]}}");
+    out
+}
+
+/// Appends `value` as a JSON string (quoted, escaped as RFC 8259 requires).
+fn push_str(out: &mut String, value: &str) {
+    use std::fmt::Write as _;
+    out.push('"');
+    for c in value.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if u32::from(c) < 0x20 => {
+                let _ = write!(out, "\\u{:04x}", u32::from(c));
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
 }
 
 fn now_ms() -> u64 {

@@ -194,12 +194,29 @@ fn spill_and_archive_documents_are_valid() {
 }
 
 #[test]
+fn names_and_values_are_escaped_as_json_strings() {
+    let namespace = "Team \"A\"\\video\n\u{1}é";
+    let line = document(
+        namespace,
+        7,
+        &[("Outcome", "x\"y")],
+        &[&["Outcome"]],
+        &[("M", Unit::Count, 2.5)],
+    );
+    let root: Value = serde_json::from_str(&line).unwrap_or_else(|err| panic!("{line}: {err}"));
+    assert_eq!(root["_aws"]["CloudWatchMetrics"][0]["Namespace"], namespace);
+    assert_eq!(root["Outcome"], "x\"y");
+    assert_eq!(root["M"], 2.5);
+    assert!(violations(&line).0.is_empty(), "{line}");
+}
+
+#[test]
 fn the_validator_rejects_what_the_format_forbids() {
     let good = callback_document("N", 1, "room-created", "stored", 1.0);
     let broken = [
         good.replace("\"Unit\":\"Milliseconds\"", "\"Unit\":\"Minutes\""),
         good.replace("\"Outcome\":\"stored\",", ""),
-        good.replace("\"Callbacks\":1.0", "\"Callbacks\":\"1\""),
+        good.replace("\"Callbacks\":1,", "\"Callbacks\":\"1\","),
         good.replace("\"Timestamp\":1", "\"Timestamp\":\"now\""),
         good.replace("\"Namespace\":\"N\"", "\"Namespace\":\"\""),
         format!("{good}\n{good}"),
