@@ -75,6 +75,10 @@ python3 scripts/local_archive.py show "$BUCKET" "$TABLE"
 echo
 say "archiver log (one line per media file): .local/watch.log"
 grep -E "media archived|media not archived|media gone" "$LOCAL/watch.log" | tail -5 || true
+say "metrics: one Embedded Metric Format line per callback and per media file, as CloudWatch reads them"
+echo "$(grep -c '"_aws"' "$LOCAL/watch.log" || true) metrics lines in .local/watch.log; the last callback's and the last media file's:"
+grep '"Callbacks"' "$LOCAL/watch.log" | tail -1 || true
+grep '"MediaArchives"' "$LOCAL/watch.log" | tail -1 || true
 
 # The operator's view of the sample room, archive outcomes included: `twilio-video-callbacks timeline` as a
 # table on the terminal, and the room drawn as one self-contained HTML page (no network requests) in a file named here.
