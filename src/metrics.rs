@@ -77,27 +77,38 @@ impl Unit {
 /// The namespace the metrics go to: `METRICS_NAMESPACE`, read once.
 pub fn namespace() -> &'static str {
     static NAMESPACE: OnceLock<String> = OnceLock::new();
-    NAMESPACE.get_or_init(|| {
-        std::env::var("METRICS_NAMESPACE")
-            .ok()
-            .map(|v| v.trim().to_owned())
-            .filter(|v| !v.is_empty())
-            .unwrap_or_else(|| DEFAULT_NAMESPACE.to_owned())
-    })
+    NAMESPACE.get_or_init(|| namespace_from(std::env::var("METRICS_NAMESPACE").ok()))
 }
 
-/// One EMF document: `dimensions` (name, value) are aggregated along each of `sets`; each metric is
-/// (name, unit, value). Written straight into one string (no intermediate JSON tree): this runs once per
-/// callback, and the benchmark's `metrics_line` stage keeps its cost in view.
+/// The namespace for a `METRICS_NAMESPACE` value: trimmed, the default when unset or blank.
+fn namespace_from(value: Option<String>) -> String {
+    value
+        .map(|v| v.trim().to_owned())
+        .filter(|v| !v.is_empty())
+        .unwrap_or_else(|| DEFAULT_NAMESPACE.to_owned())
+}
+
+/// One directive of a document: which metrics are aggregated along which dimension sets.
+#[derive(Debug, Clone, Copy)]
+pub struct Directive<'a> {
+    /// Each set is a list of dimension names, every one of them a member of the document.
+    pub sets: &'a [&'a [&'a str]],
+    /// The metrics (name and unit), every one of them a number member of the document.
+    pub metrics: &'a [(&'a str, Unit)],
+}
+
+/// One EMF document: the `dimensions` and `values` members, and `directives` telling CloudWatch which
+/// values are metrics along which dimensions. Written straight into one string (no intermediate JSON
+/// tree): this runs once per callback, and the benchmark's `metrics_line` stage keeps its cost in view.
 pub fn document(
     namespace: &str,
     timestamp_ms: u64,
     dimensions: &[(&str, &str)],
-    sets: &[&[&str]],
-    metrics: &[(&str, Unit, f64)],
+    values: &[(&str, f64)],
+    directives: &[Directive<'_>],
 ) -> String {
     use std::fmt::Write as _;
-    let mut out = String::with_capacity(320);
+    let mut out = String::with_capacity(384);
     out.push('{');
     for (name, value) in dimensions {
         push_str(&mut out, name);
@@ -105,7 +116,7 @@ pub fn document(
         push_str(&mut out, value);
         out.push(',');
     }
-    for (name, _, value) in metrics {
+    for (name, value) in values {
         push_str(&mut out, name);
         // A number JSON cannot carry (NaN, infinity) would invalidate the whole document.
         let value = if value.is_finite() { *value } else { 0.0 };
@@ -113,29 +124,37 @@ pub fn document(
     }
     let _ = write!(
         out,
-        "\"_aws\":{{\"Timestamp\":{timestamp_ms},\"CloudWatchMetrics\":[{{\"Namespace\":"
+        "\"_aws\":{{\"Timestamp\":{timestamp_ms},\"CloudWatchMetrics\":["
     );
-    push_str(&mut out, namespace);
-    out.push_str(",\"Dimensions\":[");
-    for (i, set) in sets.iter().enumerate() {
-        out.push_str(if i == 0 { "[" } else { ",[" });
-        for (j, name) in set.iter().enumerate() {
-            if j > 0 {
-                out.push(',');
+    for (d, directive) in directives.iter().enumerate() {
+        out.push_str(if d == 0 {
+            "{\"Namespace\":"
+        } else {
+            ",{\"Namespace\":"
+        });
+        push_str(&mut out, namespace);
+        out.push_str(",\"Dimensions\":[");
+        for (i, set) in directive.sets.iter().enumerate() {
+            out.push_str(if i == 0 { "[" } else { ",[" });
+            for (j, name) in set.iter().enumerate() {
+                if j > 0 {
+                    out.push(',');
+                }
+                push_str(&mut out, name);
             }
-            push_str(&mut out, name);
+            out.push(']');
         }
-        out.push(']');
+        out.push_str("],\"Metrics\":[");
+        for (i, (name, unit)) in directive.metrics.iter().enumerate() {
+            out.push_str(if i == 0 { "{\"Name\":" } else { ",{\"Name\":" });
+            push_str(&mut out, name);
+            out.push_str(",\"Unit\":");
+            push_str(&mut out, unit.as_str());
+            out.push('}');
+        }
+        out.push_str("]}");
     }
-    out.push_str("],\"Metrics\":[");
-    for (i, (name, unit, _)) in metrics.iter().enumerate() {
-        out.push_str(if i == 0 { "{\"Name\":" } else { ",{\"Name\":" });
-        push_str(&mut out, name);
-        out.push_str(",\"Unit\":");
-        push_str(&mut out, unit.as_str());
-        out.push('}');
-    }
-    out.push_str("]}]}}");
+    out.push_str("]}}");
     out
 }
 
@@ -197,8 +216,9 @@ pub fn event_dimension(event: Option<&str>, trusted: bool) -> &'static str {
     }
 }
 
-/// The document for one callback: `Callbacks` (1) and `HandlingTime`, by event and outcome, and by
-/// outcome alone (the "callbacks stopped" alarm watches `Outcome=stored`).
+/// The document for one callback: `Callbacks` (1) by event and outcome, and by outcome alone (the
+/// "callbacks stopped" alarm reads it); `HandlingTime` by outcome only (a metric per event and outcome
+/// would cost more than it tells).
 pub fn callback_document(
     namespace: &str,
     timestamp_ms: u64,
@@ -210,10 +230,16 @@ pub fn callback_document(
         namespace,
         timestamp_ms,
         &[("Event", event), ("Outcome", outcome)],
-        &[&["Event", "Outcome"], &["Outcome"]],
+        &[(CALLBACKS, 1.0), (HANDLING_TIME, ms)],
         &[
-            (CALLBACKS, Unit::Count, 1.0),
-            (HANDLING_TIME, Unit::Milliseconds, ms),
+            Directive {
+                sets: &[&["Event", "Outcome"], &["Outcome"]],
+                metrics: &[(CALLBACKS, Unit::Count)],
+            },
+            Directive {
+                sets: &[&["Outcome"]],
+                metrics: &[(HANDLING_TIME, Unit::Milliseconds)],
+            },
         ],
     )
 }
@@ -224,8 +250,11 @@ pub fn spill_document(namespace: &str, timestamp_ms: u64, outcome: &str) -> Stri
         namespace,
         timestamp_ms,
         &[("Outcome", outcome)],
-        &[&["Outcome"]],
-        &[(SPILL_DRAINS, Unit::Count, 1.0)],
+        &[(SPILL_DRAINS, 1.0)],
+        &[Directive {
+            sets: &[&["Outcome"]],
+            metrics: &[(SPILL_DRAINS, Unit::Count)],
+        }],
     )
 }
 
@@ -238,24 +267,29 @@ pub fn archive_document(
     bytes: u64,
     seconds: f64,
 ) -> String {
-    let mut metrics = vec![
-        (MEDIA_ARCHIVES, Unit::Count, 1.0),
-        (ARCHIVE_TIME, Unit::Milliseconds, seconds * 1000.0),
+    let copied = [
+        (MEDIA_ARCHIVES, 1.0),
+        (ARCHIVE_TIME, seconds * 1000.0),
+        (ARCHIVED_BYTES, bytes as f64),
+        (ARCHIVE_THROUGHPUT, bytes as f64 / seconds.max(1e-6)),
     ];
-    if bytes > 0 {
-        metrics.push((ARCHIVED_BYTES, Unit::Bytes, bytes as f64));
-        metrics.push((
-            ARCHIVE_THROUGHPUT,
-            Unit::BytesPerSecond,
-            bytes as f64 / seconds.max(1e-6),
-        ));
-    }
+    let units = [
+        (MEDIA_ARCHIVES, Unit::Count),
+        (ARCHIVE_TIME, Unit::Milliseconds),
+        (ARCHIVED_BYTES, Unit::Bytes),
+        (ARCHIVE_THROUGHPUT, Unit::BytesPerSecond),
+    ];
+    // Nothing copied: no bytes and no throughput.
+    let n = if bytes > 0 { 4 } else { 2 };
     document(
         namespace,
         timestamp_ms,
         &[("Outcome", outcome)],
-        &[&["Outcome"]],
-        &metrics,
+        &copied[..n],
+        &[Directive {
+            sets: &[&["Outcome"]],
+            metrics: &units[..n],
+        }],
     )
 }
 

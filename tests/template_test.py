@@ -65,11 +65,13 @@ def emitted_metrics():
 
 
 def emitted_outcomes():
-    """Every outcome word the code can put in a metric's Outcome dimension (string literals of the outcome
-    functions and the spill consumer)."""
+    """Every outcome word the code can put in a metric's Outcome dimension: the arms of the outcome
+    functions (`=> "word"`) and the words the spill consumer passes."""
     words = set()
-    for path in ["src/receiver/handler.rs", "src/receiver/spill.rs", "src/archiver/mod.rs", "src/archiver/rules.rs"]:
-        words |= set(re.findall(r'"([a-z_]+)"', (ROOT / path).read_text()))
+    for path in ["src/receiver/handler.rs", "src/archiver/mod.rs", "src/archiver/rules.rs"]:
+        words |= set(re.findall(r'=> "([a-z_]+)"', (ROOT / path).read_text()))
+    spill = (ROOT / "src/receiver/spill.rs").read_text()
+    words |= set(re.findall(r'spill_drain\("([a-z_]+)"\)', spill))
     return words
 
 
@@ -323,7 +325,7 @@ class Dashboard(unittest.TestCase):
                 head = line[0]
                 if isinstance(head, dict):
                     expression = head["expression"]
-                    match = re.fullmatch(r"SEARCH\('\{1,([A-Za-z,]+)\} MetricName=\"([A-Za-z]+)\"', '[A-Za-z0-9]+', 300\)",
+                    match = re.fullmatch(r"SEARCH\('\{\"1\",([A-Za-z,]+)\} MetricName=\"([A-Za-z]+)\"', '[A-Za-z0-9]+', 300\)",
                                          expression)
                     self.assertIsNotNone(match, expression)
                     dimensions, metric = match.group(1).split(","), match.group(2)
@@ -414,7 +416,6 @@ class Operations(unittest.TestCase):
             ("ApproximateAgeOfOldestMessage", "SpillQueue"),
             ("ApproximateNumberOfMessagesVisible", "SpillDeadLetterQueue"),
             ("ApproximateAgeOfOldestMessage", "MediaQueue"),
-            ("Callbacks", ""),
             (None, ""),
         })
         for alarm in alarms:
@@ -426,10 +427,25 @@ class Operations(unittest.TestCase):
         self.assertEqual(TEMPLATE["Parameters"]["CallbacksStoppedMinutes"]["Default"], 0)
         props = alarm["Properties"]
         self.assertEqual(props["TreatMissingData"], "breaching")
-        self.assertEqual(props["Dimensions"], [{"Name": "Outcome", "Value": "stored"}])
         self.assertEqual(props["EvaluationPeriods"], {"Ref": "CallbacksStoppedMinutes"})
+        stats = {m["Id"]: m["MetricStat"] for m in props["Metrics"] if "MetricStat" in m}
+        # Every outcome of a signed callback that is kept counts as "arriving"; refusals do not.
+        kept = {s["Metric"]["Dimensions"][0]["Value"] for s in stats.values()}
+        self.assertEqual(kept, {"stored", "duplicate", "malformed", "spilled", "stored_unknown_event"})
+        (expression,) = [m["Expression"] for m in props["Metrics"] if "Expression" in m]
+        self.assertEqual(set(re.findall(r"FILL\((\w+), 0\)", expression)), set(stats))
         # A period of 60 s times the evaluation periods stays within CloudWatch's one day.
-        self.assertLessEqual(TEMPLATE["Parameters"]["CallbacksStoppedMinutes"]["MaxValue"] * props["Period"], 86400)
+        for stat in stats.values():
+            self.assertEqual(stat["Period"], 60)
+        self.assertLessEqual(TEMPLATE["Parameters"]["CallbacksStoppedMinutes"]["MaxValue"] * 60, 86400)
+
+    def test_log_filtering_never_drops_the_metrics_lines(self):
+        # The metrics lines carry no "level"; Lambda files them as INFO.
+        self.assertNotIn("WARN", TEMPLATE["Parameters"]["LogLevel"]["AllowedValues"])
+        self.assertNotIn("ERROR", TEMPLATE["Parameters"]["LogLevel"]["AllowedValues"])
+        for function in ["CallbackReceiver", "MediaArchiver"]:
+            logging = RESOURCES[function]["Properties"]["LoggingConfig"]
+            self.assertEqual(logging["ApplicationLogLevel"], {"Ref": "LogLevel"})
 
     def test_every_alarm_says_what_to_do(self):
         for name, resource in RESOURCES.items():

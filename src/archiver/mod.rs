@@ -15,7 +15,7 @@ pub mod settings;
 pub mod upload;
 
 use std::collections::HashMap;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
 use time::OffsetDateTime;
@@ -43,6 +43,18 @@ pub struct Archiver<M, S, R> {
 /// transfer, a failed part upload, a Twilio 5xx), each time from a fresh `/Media` request: Twilio's file
 /// URL expires (600 s by default), so a retry never reuses it. Then SQS delivers the message again.
 pub const DEFAULT_ATTEMPTS: u32 = 2;
+
+/// A second attempt within a delivery starts only if this much of the invocation remains; a copy that
+/// would be cut by the function's timeout is better left to SQS (which delivers it to a fresh invocation).
+pub const RETRY_MARGIN: Duration = Duration::from_secs(60);
+
+/// The pause before attempt n + 1 is n times this.
+const RETRY_PAUSE: Duration = Duration::from_millis(500);
+
+fn time_left(deadline: Option<Instant>) -> bool {
+    deadline
+        .is_none_or(|deadline| deadline.saturating_duration_since(Instant::now()) > RETRY_MARGIN)
+}
 
 /// What happened to one message, for the log and the batch response.
 #[derive(Debug)]
@@ -75,11 +87,21 @@ impl<M: MediaSource, S: MediaSink, R: OutcomeLog> Archiver<M, S, R> {
     /// Handles one SQS batch: its messages are archived at the same time, each to its own outcome; those
     /// worth retrying are reported as failures.
     pub async fn handle(&self, event: SqsEvent) -> SqsBatchResponse {
+        self.handle_until(event, None).await
+    }
+
+    /// [`Archiver::handle`], within the invocation's `deadline`: a failed copy is tried again in this
+    /// delivery only while [`RETRY_MARGIN`] remains, otherwise it is left to SQS.
+    pub async fn handle_until(
+        &self,
+        event: SqsEvent,
+        deadline: Option<Instant>,
+    ) -> SqsBatchResponse {
         let handled = futures_util::future::join_all(event.records.iter().map(|record| async {
             let id = record.message_id.clone().unwrap_or_default();
             let started = Instant::now();
             let result = self
-                .process(record.body.as_deref().unwrap_or_default())
+                .process(record.body.as_deref().unwrap_or_default(), deadline)
                 .await;
             (id, result, started.elapsed())
         }))
@@ -124,9 +146,13 @@ impl<M: MediaSource, S: MediaSink, R: OutcomeLog> Archiver<M, S, R> {
         }
     }
 
-    async fn process(&self, body: &str) -> Result<Handled, ArchiveError> {
+    async fn process(
+        &self,
+        body: &str,
+        deadline: Option<Instant>,
+    ) -> Result<Handled, ArchiveError> {
         let message = rules::read_message(body)?;
-        let result = self.archive(&message).await;
+        let result = self.archive(&message, deadline).await;
         // The outcome's time: when the copy finished (or was found done), not when the message arrived.
         let at = crate::twilio::timestamp::format(OffsetDateTime::now_utc());
         match result {
@@ -151,7 +177,11 @@ impl<M: MediaSource, S: MediaSink, R: OutcomeLog> Archiver<M, S, R> {
         }
     }
 
-    async fn archive(&self, message: &MediaMessage) -> Result<Archived, ArchiveError> {
+    async fn archive(
+        &self,
+        message: &MediaMessage,
+        deadline: Option<Instant>,
+    ) -> Result<Archived, ArchiveError> {
         if let Some(location) = message
             .media_external_location
             .as_ref()
@@ -178,13 +208,17 @@ impl<M: MediaSource, S: MediaSink, R: OutcomeLog> Archiver<M, S, R> {
         let mut attempt = 1;
         loop {
             match self.copy(message, &url).await {
-                Err(err @ ArchiveError::Transient(_)) if attempt < self.attempts => {
+                Err(err @ ArchiveError::Transient(_))
+                    if attempt < self.attempts && time_left(deadline) =>
+                {
                     tracing::warn!(
                         media_sid = rules::media_sid(message).unwrap_or("-"),
                         attempt,
                         error = %err,
                         "copy failed; trying again from a fresh media URL"
                     );
+                    // A moment for a connection that just broke; the next attempt starts from /Media.
+                    tokio::time::sleep(RETRY_PAUSE * attempt).await;
                     attempt += 1;
                 }
                 done => return done,
@@ -195,6 +229,7 @@ impl<M: MediaSource, S: MediaSink, R: OutcomeLog> Archiver<M, S, R> {
     /// One attempt: opens the media at Twilio (a fresh redirect each time) and streams it into the sink.
     async fn copy(&self, message: &MediaMessage, url: &str) -> Result<Archived, ArchiveError> {
         let media = self.media.open(url).await?;
+        rules::check_announced(media.content_length, message.size)?;
         let content_type = media.content_type.clone();
         let ext = rules::extension(message, Some(&content_type));
         let key = rules::object_key(&self.prefix, message, &ext)?;

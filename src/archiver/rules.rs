@@ -143,6 +143,20 @@ pub fn part_size(base: u64, length: Option<u64>, number: u64) -> u64 {
     size.min(MAX_PART_SIZE)
 }
 
+/// Before any byte is read: Twilio's `Content-Length` must agree with the message's `size` when both are
+/// known, or the file is not downloaded at all (it could never be marked archived).
+pub fn check_announced(content_length: Option<u64>, size: Option<u64>) -> Result<(), ArchiveError> {
+    match (content_length, size) {
+        (Some(served), Some(expected)) if served != expected => {
+            Err(ArchiveError::Transient(format!(
+            "Twilio serves {served} bytes (Content-Length) but the message's size says {expected}: \
+             nothing downloaded"
+        )))
+        }
+        _ => Ok(()),
+    }
+}
+
 /// Reads a queue message: the library's type, and only the schema version this archiver knows.
 pub fn read_message(body: &str) -> Result<MediaMessage, ArchiveError> {
     let version: serde_json::Value = serde_json::from_str(body)
@@ -438,6 +452,16 @@ mod tests {
         );
         assert!(
             matches!(check_length(10, Some(10), Some(11)), Err(ArchiveError::Transient(m)) if m.contains("size"))
+        );
+    }
+
+    #[test]
+    fn a_file_whose_announced_length_differs_from_the_message_is_not_downloaded() {
+        assert_eq!(check_announced(Some(10), Some(10)), Ok(()));
+        assert_eq!(check_announced(None, Some(10)), Ok(()));
+        assert_eq!(check_announced(Some(10), None), Ok(()));
+        assert!(
+            matches!(check_announced(Some(12), Some(10)), Err(ArchiveError::Transient(m)) if m.contains("nothing downloaded"))
         );
     }
 

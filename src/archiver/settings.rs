@@ -44,8 +44,9 @@ pub struct Settings {
     pub key: KeySource,
     /// `ARCHIVE_PART_SIZE_MIB`: bytes per multipart part (5 MiB to 5 GiB; larger files get larger parts).
     pub part_size: usize,
-    /// `ARCHIVE_PARTS_IN_FLIGHT`: parts uploading at once, across every message of a batch. Memory is
-    /// about `part_size` × (this + the batch's messages).
+    /// `ARCHIVE_PARTS_IN_FLIGHT`: parts being filled or uploaded at once, across every message of a
+    /// batch: the part buffers never exceed `part_size` × this. Keep it at least the batch size, so that
+    /// every message of a batch can read while the others upload.
     pub parts_in_flight: usize,
     /// `ARCHIVE_ATTEMPTS`: copies tried per delivery when one fails for a reason that may pass.
     pub attempts: u32,

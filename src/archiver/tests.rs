@@ -494,3 +494,99 @@ async fn refused_credentials_and_unknown_schema_versions_are_retried_until_dead_
     assert_eq!(failed_ids(&response), ["future", "unauthorized"]);
     assert!(records(&archiver).is_empty(), "nothing final happened");
 }
+
+#[tokio::test]
+async fn no_second_attempt_when_the_invocation_is_about_to_end() {
+    let archiver = archiver(
+        twilio(&[("RT1", Served::BreaksOnce(b"0123456789abcdef".to_vec()))]),
+        FakeTable::default(),
+    );
+    let almost_over = std::time::Instant::now() + super::RETRY_MARGIN / 2;
+    let response = archiver
+        .handle_until(
+            batch(&[("m", json(&recording("RT1", 16)))]),
+            Some(almost_over),
+        )
+        .await;
+    assert_eq!(
+        failed_ids(&response),
+        ["m"],
+        "left to SQS, not cut by the timeout"
+    );
+    assert_eq!(lock(&archiver.media.opened).len(), 1);
+}
+
+#[tokio::test]
+async fn a_file_twilio_announces_at_another_length_is_not_downloaded() {
+    let archiver = archiver(
+        twilio(&[(
+            "RT1",
+            Served::File {
+                content_type: "audio/x-matroska",
+                bytes: b"0123456789ab".to_vec(),
+                claimed_length: None,
+            },
+        )]),
+        FakeTable::default(),
+    );
+    let response = archiver
+        .handle(batch(&[("m", json(&recording("RT1", 10)))]))
+        .await;
+    assert_eq!(failed_ids(&response), ["m"]);
+    assert!(lock(&archiver.sink.objects).is_empty());
+    assert!(records(&archiver).is_empty());
+}
+
+#[test]
+fn every_result_has_its_metric_outcome() {
+    let handled = |outcome| {
+        Ok(super::Handled {
+            message: recording("RT1", 1),
+            outcome,
+            recorded: Recorded::First,
+        })
+    };
+    let cases: Vec<(Result<super::Handled, ArchiveError>, &str)> = vec![
+        (
+            handled(super::Archived::Copied {
+                s3_uri: "s3://b/k".into(),
+                size: 1,
+                content_type: "audio/x-matroska".into(),
+                sha256: "0".repeat(64),
+            }),
+            "copied",
+        ),
+        (
+            handled(super::Archived::AlreadyThere {
+                s3_uri: "s3://b/k".into(),
+                size: 1,
+                sha256: "0".repeat(64),
+            }),
+            "already_archived",
+        ),
+        (
+            handled(super::Archived::External {
+                location: "s3://team/x".into(),
+            }),
+            "external",
+        ),
+        (Err(ArchiveError::MediaGone("404".into())), "gone"),
+        (
+            Err(ArchiveError::Unauthorized {
+                status: 401,
+                url: LOCAL.into(),
+            }),
+            "unauthorized",
+        ),
+        (
+            Err(ArchiveError::InvalidMessage("x".into())),
+            "invalid_message",
+        ),
+        (Err(ArchiveError::Transient("x".into())), "failed"),
+    ];
+    for (result, word) in &cases {
+        assert_eq!(super::metric_outcome(result), *word);
+        let line = crate::metrics::archive_document("N", 1, word, 5, 0.5);
+        crate::metrics::tests::assert_no_identifying_dimension(&line);
+    }
+}

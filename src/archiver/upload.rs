@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{
-    ChecksumAlgorithm, CompletedMultipartUpload, CompletedPart, MetadataDirective,
+    ChecksumAlgorithm, ChecksumType, CompletedMultipartUpload, CompletedPart, MetadataDirective,
     ServerSideEncryption,
 };
 use base64::engine::general_purpose::STANDARD as BASE64;
@@ -35,6 +35,9 @@ pub const SHA256_METADATA: &str = "sha256";
 
 /// The largest object S3 copies in one `CopyObject`: larger files keep their SHA-256 in the table only.
 const MAX_COPY: u64 = 5 * 1024 * 1024 * 1024;
+
+/// How long the in-place copy may take (the function's timeout is 150 s).
+const COPY_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// A file written to the archive.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -440,6 +443,16 @@ impl S3Archive {
             .content_type(content_type)
             .server_side_encryption(ServerSideEncryption::Aes256)
             .checksum_algorithm(ChecksumAlgorithm::Sha256)
+            // A server-side copy of a large object takes longer than an attempt of the other calls.
+            .customize()
+            .config_override(
+                aws_sdk_s3::config::Builder::default().timeout_config(
+                    aws_sdk_s3::config::timeout::TimeoutConfig::builder()
+                        .operation_attempt_timeout(COPY_TIMEOUT)
+                        .operation_timeout(COPY_TIMEOUT)
+                        .build(),
+                ),
+            )
             .send()
             .await
             .map_err(|err| {
@@ -449,11 +462,15 @@ impl S3Archive {
                 )
             })?;
         let expected = BASE64.encode(sha256);
-        // A full-object checksum (a composite one, of parts, ends in "-N" and cannot be compared).
-        let computed = copied
-            .copy_object_result()
-            .and_then(|r| r.checksum_sha256())
-            .filter(|c| !c.contains('-'));
+        let computed = copied.copy_object_result().and_then(|result| {
+            full_object_sha256(result.checksum_type(), result.checksum_sha256())
+        });
+        if computed.is_none() {
+            tracing::debug!(
+                key,
+                "S3 returned no full-object SHA-256 for the copy: nothing to compare"
+            );
+        }
         match computed {
             Some(computed) if computed != expected => {
                 let deleted = self
@@ -472,6 +489,19 @@ impl S3Archive {
             }
             _ => Ok(()),
         }
+    }
+}
+
+/// The SHA-256 S3 returned for a copy, if it is of the whole object: a composite checksum (of parts) cannot
+/// be compared with the file's. S3 names the type; without one (moto), a composite value ends in `-N`.
+fn full_object_sha256<'a>(
+    kind: Option<&ChecksumType>,
+    checksum: Option<&'a str>,
+) -> Option<&'a str> {
+    match kind {
+        Some(ChecksumType::FullObject) => checksum,
+        Some(_) => None,
+        None => checksum.filter(|c| !c.contains('-')),
     }
 }
 
@@ -550,5 +580,28 @@ impl MediaSink for S3Archive {
             size: streamed.count,
             sha256: hex::encode(streamed.sha256),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_full_object_sha256_is_compared() {
+        assert_eq!(
+            full_object_sha256(Some(&ChecksumType::FullObject), Some("abc=")),
+            Some("abc=")
+        );
+        assert_eq!(
+            full_object_sha256(Some(&ChecksumType::Composite), Some("abc=")),
+            None
+        );
+        assert_eq!(full_object_sha256(None, Some("abc=")), Some("abc="));
+        assert_eq!(full_object_sha256(None, Some("abc=-3")), None);
+        assert_eq!(
+            full_object_sha256(Some(&ChecksumType::FullObject), None),
+            None
+        );
     }
 }

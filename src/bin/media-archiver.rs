@@ -21,7 +21,14 @@ async fn main() -> Result<(), Error> {
         .inspect_err(|err| tracing::error!(error = %err, "cannot start"))?;
     let archiver = &archiver;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {
-        Ok::<_, Error>(archiver.handle(event.payload).await)
+        // The invocation's deadline (milliseconds since the epoch), as an instant of this process.
+        let now_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64);
+        let remaining =
+            std::time::Duration::from_millis(event.context.deadline.saturating_sub(now_ms));
+        let deadline = std::time::Instant::now() + remaining;
+        Ok::<_, Error>(archiver.handle_until(event.payload, Some(deadline)).await)
     }))
     .await
 }

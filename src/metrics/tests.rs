@@ -200,8 +200,11 @@ fn names_and_values_are_escaped_as_json_strings() {
         namespace,
         7,
         &[("Outcome", "x\"y")],
-        &[&["Outcome"]],
-        &[("M", Unit::Count, 2.5)],
+        &[("M", 2.5)],
+        &[Directive {
+            sets: &[&["Outcome"]],
+            metrics: &[("M", Unit::Count)],
+        }],
     );
     let root: Value = serde_json::from_str(&line).unwrap_or_else(|err| panic!("{line}: {err}"));
     assert_eq!(root["_aws"]["CloudWatchMetrics"][0]["Namespace"], namespace);
@@ -263,9 +266,27 @@ pub(crate) fn assert_no_identifying_dimension(line: &str) {
 }
 
 #[test]
-fn the_default_namespace_is_used_when_none_is_set() {
-    // The process environment of the unit tests does not set METRICS_NAMESPACE.
-    if std::env::var("METRICS_NAMESPACE").is_err() {
-        assert_eq!(namespace(), DEFAULT_NAMESPACE);
-    }
+fn the_namespace_is_the_variable_trimmed_or_the_default() {
+    assert_eq!(namespace_from(None), DEFAULT_NAMESPACE);
+    assert_eq!(namespace_from(Some("  ".into())), DEFAULT_NAMESPACE);
+    assert_eq!(
+        namespace_from(Some(" TwilioVideoCallbacks/prod ".into())),
+        "TwilioVideoCallbacks/prod"
+    );
+}
+
+#[test]
+fn handling_time_is_by_outcome_only() {
+    let line = callback_document("N", 1, "room-created", "stored", 2.0);
+    let root: Value = serde_json::from_str(&line).unwrap_or_default();
+    let directives = root["_aws"]["CloudWatchMetrics"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(directives.len(), 2);
+    assert_eq!(
+        directives[1]["Dimensions"],
+        serde_json::json!([["Outcome"]])
+    );
+    assert_eq!(directives[1]["Metrics"][0]["Name"], HANDLING_TIME);
 }
