@@ -492,3 +492,35 @@ async fn a_transfer_broken_with_its_short_lived_url_is_not_a_success_and_the_ret
     assert_eq!(records[0].sha256, Some(hex::encode(pattern_sha256(size))));
     assert_eq!(bench.s3_sha256(&key).await, records[0].sha256);
 }
+
+#[tokio::test]
+async fn an_empty_file_is_archived_as_one_empty_part_with_the_sha256_of_nothing() {
+    let bench = Bench::new().await;
+    let sid = "RT00000000000000000000000000000023";
+    bench.twilio.add(
+        sid,
+        Media {
+            size: 0,
+            content_type: "audio/x-matroska".into(),
+            ..Media::default()
+        },
+    );
+    let response = bench
+        .archiver()
+        .await
+        .handle(batch(&[("m", body(&recording(sid, 0)))]))
+        .await;
+    assert!(response.batch_item_failures.is_empty(), "{response:?}");
+    let key = format!(
+        "twilio-video/AC00000000000000000000000000000001/RM00000000000000000000000000000001/{sid}.mka"
+    );
+    let object = bench
+        .object(&key)
+        .await
+        .unwrap_or_else(|| panic!("{key} not archived"));
+    assert_eq!(object.content_length(), Some(0));
+    let empty = hex::encode(Sha256::digest(b""));
+    assert_eq!(bench.records().await[0].sha256, Some(empty.clone()));
+    assert_eq!(bench.s3_sha256(&key).await, Some(empty));
+    assert_eq!(bench.open_uploads().await, 0);
+}
