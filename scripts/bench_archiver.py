@@ -236,9 +236,10 @@ def main():
         plan.append(("ours", [(f"RT{run:030d}a1", size)]))
         plan.append(("baseline", [(f"RT{run:030d}b1", size)]))
     for count, mib in shapes:
-        jobs = [(f"RT{count:02d}{mib:04d}{i:024d}c1", mib * MIB) for i in range(count)]
-        files.update(dict(jobs))
-        plan.append((f"batch {count} x {mib} MiB", jobs))
+        for who, tag in (("ours", "c1"), ("baseline", "d1")):
+            jobs = [(f"RT{count:02d}{mib:04d}{i:024d}{tag}", mib * MIB) for i in range(count)]
+            files.update(dict(jobs))
+            plan.append((f"{who} batch {count} x {mib} MiB", jobs))
 
     media = fake_twilio_media.start(0, KEY_SID, KEY_SECRET, {sid: (n, "video/x-matroska") for sid, n in files.items()})
     media_base = f"http://127.0.0.1:{media.server_address[1]}"
@@ -255,13 +256,14 @@ def main():
     prefix = f"twilio-video/{ACCOUNT}/{ROOM}/"
     results = {}
     for who, jobs in plan:
-        if who == "baseline":
+        baseline = who.startswith("baseline")
+        if baseline:
             seconds, peak, cpu = run_baseline(media_base, bucket, jobs, f"baseline/{prefix}")
         else:
             seconds, peak, cpu = run_ours(args.bootstrap, env, jobs)
         total = sum(n for _, n in jobs)
         for sid, n in jobs:
-            key = f"{'baseline/' if who == 'baseline' else ''}{prefix}{sid}.mkv"
+            key = f"{'baseline/' if baseline else ''}{prefix}{sid}.mkv"
             recorded = check(s3, bucket, key, sid, n)
             assert recorded == fake_twilio_media.sha256_of(sid, n), (key, recorded)
         results.setdefault(who, []).append((total / MIB / seconds, peak, cpu / (total / 1024 / MIB)))
@@ -279,10 +281,10 @@ def main():
           f"boto3 transfer manager {base:.1f} MiB/s (peak RSS {max(r[1] for r in results['baseline']):.1f} MiB, "
           f"{cpu('baseline'):.2f} CPU s/GiB): {ours / base:.2f}x")
     for count, mib in shapes:
-        name = f"batch {count} x {mib} MiB"
-        throughput, peak, per_gib = results[name][0]
-        print(f"archive batch of {count} x {mib} MiB: {throughput:.1f} MiB/s, peak RSS {peak:.1f} MiB, "
-              f"{per_gib:.2f} CPU s/GiB")
+        mine, theirs = results[f"ours batch {count} x {mib} MiB"][0], results[f"baseline batch {count} x {mib} MiB"][0]
+        print(f"archive batch of {count} x {mib} MiB: ours {mine[0]:.1f} MiB/s (peak RSS {mine[1]:.1f} MiB, "
+              f"{mine[2]:.2f} CPU s/GiB), boto3 one after the other {theirs[0]:.1f} MiB/s (peak RSS {theirs[1]:.1f} MiB): "
+              f"{mine[0] / theirs[0]:.2f}x")
     print(f"fake Twilio: {fake_twilio_media.Media.counts}")
     assert fake_twilio_media.Media.counts["leaked_credentials"] == 0
 
