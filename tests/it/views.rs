@@ -645,6 +645,29 @@ async fn rooms_of_a_day_across_two_accounts_and_a_day_boundary_and_the_migration
         .unwrap_or_default();
     assert_eq!(listed, [first.as_str(), last.as_str()]);
     assert_eq!(json["rooms"][0]["archived"], 1);
+    // TWILIO_ACCOUNT_SID in the environment filters too, and the terminal output says so.
+    let filtered = std::process::Command::new(env!("CARGO_BIN_EXE_twilio-video-callbacks"))
+        .args(["rooms", "--date", "2026-11-27"])
+        .env("EVENTS_TABLE", &world.table)
+        .env("TWILIO_ACCOUNT_SID", ACCOUNT_B)
+        .env_remove("STACK_NAME")
+        .env_remove("TWILIO_API_KEY_SID")
+        .env_remove("TWILIO_API_KEY_SECRET")
+        .output()
+        .unwrap_or_else(|err| panic!("{err}"));
+    assert_eq!(filtered.status.code(), Some(0));
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&filtered.stdout),
+        String::from_utf8_lossy(&filtered.stderr),
+    );
+    assert!(
+        stdout.contains(&b_room) && !stdout.contains(&first),
+        "{stdout}"
+    );
+    assert!(
+        stderr.contains(&format!("of account {ACCOUNT_B}")),
+        "{stderr}"
+    );
     let bad_key = binary(&world, &["index-rooms", "--start-key", "RM1"]);
     assert_eq!(bad_key.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&bad_key.stderr).contains("--start-key"));
