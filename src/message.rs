@@ -30,7 +30,8 @@ pub struct MediaMessage {
     pub schema_version: u32,
     /// `recording-completed` or `composition-available`.
     pub event: String,
-    /// The stored callback's idempotency key (also the FIFO deduplication id): equal for duplicates.
+    /// The stored callback's idempotency key (also the FIFO deduplication id, but for an operator's
+    /// replay: `{key}:replay:{run id}`): equal for duplicates.
     pub idempotency_key: String,
     /// The Twilio account.
     pub account_sid: String,

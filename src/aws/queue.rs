@@ -52,8 +52,28 @@ impl SqsMediaQueue {
     }
 }
 
-impl MediaQueue for SqsMediaQueue {
-    async fn send(&self, message: &MediaMessage) -> Result<(), BackendError> {
+impl SqsMediaQueue {
+    /// Sends `message` again for the operator's `replay` run `run_id`: the same body, `event`
+    /// attribute and (FIFO) message group as [`MediaQueue::send`]; only a FIFO queue's deduplication id
+    /// differs ([`replay_deduplication_id`]), so SQS does not drop a replay sent within its 5-minute
+    /// deduplication window of the original. Workers deduplicate on the body's `idempotency_key`.
+    pub async fn send_replay(
+        &self,
+        message: &MediaMessage,
+        run_id: &str,
+    ) -> Result<(), BackendError> {
+        self.send_with(
+            message,
+            &replay_deduplication_id(&message.idempotency_key, run_id),
+        )
+        .await
+    }
+
+    async fn send_with(
+        &self,
+        message: &MediaMessage,
+        deduplication_id: &str,
+    ) -> Result<(), BackendError> {
         let body = serde_json::to_string(message).map_err(|err| BackendError::Rejected {
             service: Service::Sqs,
             detail: format!("message does not serialize: {err}"),
@@ -75,13 +95,26 @@ impl MediaQueue for SqsMediaQueue {
         if self.is_fifo() {
             request = request
                 .message_group_id(message.group_id())
-                .message_deduplication_id(&message.idempotency_key);
+                .message_deduplication_id(deduplication_id);
         }
         request
             .send()
             .await
             .map(|_| ())
             .map_err(|err| BackendError::from_sdk(Service::Sqs, err))
+    }
+}
+
+/// A replayed message's FIFO deduplication id: `{idempotency_key}:replay:{run_id}`. Unlike the
+/// receiver's (the key alone), SQS does not take it for a duplicate of the original; two sends of one
+/// run still deduplicate.
+pub fn replay_deduplication_id(idempotency_key: &str, run_id: &str) -> String {
+    format!("{idempotency_key}:replay:{run_id}")
+}
+
+impl MediaQueue for SqsMediaQueue {
+    async fn send(&self, message: &MediaMessage) -> Result<(), BackendError> {
+        self.send_with(message, &message.idempotency_key).await
     }
 }
 
@@ -198,5 +231,21 @@ impl SpillQueue for MemorySpillQueue {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .push(spilled.clone());
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_replay_deduplication_id_differs_from_the_original_and_between_runs() {
+        let key = "a".repeat(64);
+        let first = replay_deduplication_id(&key, "1764312000123456789");
+        assert_eq!(first, format!("{key}:replay:1764312000123456789"));
+        assert_ne!(first, key);
+        assert_ne!(first, replay_deduplication_id(&key, "1764312000123456790"));
+        // SQS allows 128 characters of letters, digits and punctuation.
+        assert!(first.len() <= 128 && first.chars().all(|c| c.is_ascii_graphic()));
     }
 }

@@ -5,6 +5,7 @@ use std::future::Future;
 use std::sync::Mutex;
 
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
+use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::AttributeValue;
 
 use crate::aws::error::{BackendError, Service};
@@ -19,13 +20,32 @@ pub enum Insert {
     AlreadyStored,
 }
 
-/// The events table, reduced to the one write the receiver makes.
+/// Whether marking a stored item as spilled changed it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mark {
+    /// The item now carries the reason.
+    Marked,
+    /// The item already carried a reason (kept), or no longer exists: nothing was written.
+    Unchanged,
+}
+
+/// The events table, reduced to the writes the receiver and its spill consumer make.
 pub trait EventStore: Send + Sync {
     /// Writes `event` unless an item with its key exists (a conditional put: never overwrites).
     fn insert(
         &self,
         event: StoredEvent,
     ) -> impl Future<Output = Result<Insert, BackendError>> + Send;
+
+    /// Sets the `spilled` attribute of the stored item `(pk, sk)` to `reason`, unless it has one already
+    /// or the item does not exist (a conditional update: never overwrites, never creates). For the spill
+    /// consumer, when the callback it restores had been stored before it was spilled.
+    fn mark_spilled(
+        &self,
+        pk: &str,
+        sk: &str,
+        reason: &str,
+    ) -> impl Future<Output = Result<Mark, BackendError>> + Send;
 }
 
 /// The events table in DynamoDB.
@@ -80,6 +100,27 @@ impl EventStore for DynamoEventStore {
             },
         }
     }
+
+    async fn mark_spilled(&self, pk: &str, sk: &str, reason: &str) -> Result<Mark, BackendError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", AttributeValue::S(pk.to_owned()))
+            .key("sk", AttributeValue::S(sk.to_owned()))
+            .update_expression("SET spilled = :reason")
+            .condition_expression("attribute_exists(pk) AND attribute_not_exists(spilled)")
+            .expression_attribute_values(":reason", AttributeValue::S(reason.to_owned()))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(Mark::Marked),
+            Err(err) => match err.as_service_error() {
+                Some(UpdateItemError::ConditionalCheckFailedException(_)) => Ok(Mark::Unchanged),
+                _ => Err(BackendError::from_sdk(Service::DynamoDb, err)),
+            },
+        }
+    }
 }
 
 /// An in-memory table, for unit tests and examples.
@@ -112,5 +153,16 @@ impl EventStore for MemoryEventStore {
         }
         items.insert(key, event);
         Ok(Insert::Created)
+    }
+
+    async fn mark_spilled(&self, pk: &str, sk: &str, reason: &str) -> Result<Mark, BackendError> {
+        let mut items = self.lock();
+        match items.get_mut(&(pk.to_owned(), sk.to_owned())) {
+            Some(item) if item.spilled.is_none() => {
+                item.spilled = Some(reason.to_owned());
+                Ok(Mark::Marked)
+            }
+            _ => Ok(Mark::Unchanged),
+        }
     }
 }

@@ -9,7 +9,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
 use comfy_table::{presets::UTF8_FULL_CONDENSED, Table};
 use serde::Serialize;
 use time::OffsetDateTime;
@@ -54,7 +54,8 @@ struct Global {
     /// Read MEDIA_QUEUE_URL, EVENTS_TABLE and ARCHIVE_BUCKET from this CloudFormation stack's outputs.
     #[arg(long, env = "STACK_NAME", global = true)]
     stack: Option<String>,
-    /// The Twilio account; media and rooms of other accounts (subaccounts) are left out when set.
+    /// The Twilio account; media and rooms of other accounts (subaccounts) are left out when set (also
+    /// when only TWILIO_ACCOUNT_SID is set in the environment: the terminal output then names it).
     #[arg(
         long,
         visible_alias = "account",
@@ -192,21 +193,21 @@ enum Command {
         #[arg(long, env = "ROOMS_DATE", value_parser = parse_day)]
         date: time::Date,
     },
-    /// Once, for rooms stored before the rooms-by-day index existed: scans the table (paced,
-    /// resumable) and gives each room-created item the index's attributes. Prints the key to resume
-    /// from after every page.
+    /// Once, for rooms and media stored before the rooms-by-day index existed (or before it held
+    /// media): scans the table (paced, resumable) and gives each room-created, recording-completed and
+    /// composition-available item the index's attributes. Prints the key to resume from after every page.
     #[command(after_help = "Examples:\n  \
         twilio-video-callbacks index-rooms --items-per-second 100\n  \
         twilio-video-callbacks index-rooms --start-key '{\"pk\":\"RM...\",\"sk\":\"...\"}'   # resume")]
     IndexRooms {
         /// Resume after this key (as printed by an earlier run).
-        #[arg(long, env = "START_KEY")]
+        #[arg(long, env = "START_KEY", value_parser = parse_start_key)]
         start_key: Option<String>,
-        /// Items read per Scan page.
-        #[arg(long, env = "PAGE_SIZE", default_value_t = 200)]
+        /// Items read per Scan page (1 to 1000).
+        #[arg(long, env = "PAGE_SIZE", default_value_t = 200, value_parser = clap::value_parser!(i32).range(1..=1000))]
         page_size: i32,
-        /// Most items scanned a second (each costs read capacity); 0: no pacing.
-        #[arg(long, env = "ITEMS_PER_SECOND", default_value_t = 200.0)]
+        /// Most items scanned a second (each costs read capacity): a number above 0.
+        #[arg(long, env = "ITEMS_PER_SECOND", default_value_t = 200.0, value_parser = parse_rate)]
         items_per_second: f64,
         /// Stop after this many pages (resume with the printed key).
         #[arg(long, env = "MAX_PAGES")]
@@ -214,7 +215,8 @@ enum Command {
     },
     /// Sends again the media messages the stored recording-completed and composition-available items
     /// produce, byte for byte as the receiver sent them (same idempotency keys): for a worker that was
-    /// broken or a queue that was purged. Rooms by SID, or by creation time through the rooms index.
+    /// broken or a queue that was purged. One room's, or those whose callbacks arrived in a time range
+    /// (through the index's media entries, whenever their rooms were created).
     #[command(after_help = "Examples:\n  \
         twilio-video-callbacks replay --room RM00000000000000000000000000000001\n  \
         twilio-video-callbacks replay --since 2026-11-27 --until 2026-11-28 --dry-run")]
@@ -222,16 +224,66 @@ enum Command {
         /// One room.
         #[arg(long, env = "REPLAY_ROOM_SID", conflicts_with_all = ["since", "until"], required_unless_present = "since")]
         room: Option<String>,
-        /// Rooms created at or after this day (UTC) or RFC 3339 time.
+        /// Media whose recording-completed or composition-available callback's Timestamp is at or
+        /// after this day (UTC) or RFC 3339 time.
         #[arg(long, env = "SINCE", value_parser = parse_time)]
         since: Option<OffsetDateTime>,
-        /// ... and before this day or time; default: now.
+        /// ... and before this day or time (after --since); default: now.
         #[arg(long, env = "UNTIL", value_parser = parse_time, requires = "since")]
         until: Option<OffsetDateTime>,
         /// Count only; send nothing.
         #[arg(long, env = "DRY_RUN")]
         dry_run: bool,
     },
+}
+
+fn parse_start_key(text: &str) -> Result<String, String> {
+    rooms::decode_start_key(text)
+        .map(|_| text.to_owned())
+        .map_err(|err| err.to_string())
+}
+
+fn parse_rate(text: &str) -> Result<f64, String> {
+    match text.trim().parse::<f64>() {
+        Ok(rate) if rate.is_finite() && rate > 0.0 => Ok(rate),
+        _ => Err(format!("{text:?} is not a number above 0")),
+    }
+}
+
+/// The checks clap's derive cannot express; a failure is a usage error (exit status 2).
+fn check_usage(cli: &Cli) -> Result<(), clap::Error> {
+    if let Command::Replay {
+        since: Some(since),
+        until,
+        ..
+    } = &cli.command
+    {
+        let until = until.unwrap_or_else(OffsetDateTime::now_utc);
+        if until <= *since {
+            return Err(Cli::command().error(
+                clap::error::ErrorKind::ValueValidation,
+                format!(
+                    "--until ({}) must be after --since ({})",
+                    timestamp::format(until),
+                    timestamp::format(*since)
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// A row's cells with every control character (an escape sequence in a room name, an identity, a
+/// fact) shown escaped, so table data cannot drive the terminal.
+fn clean(row: Vec<String>) -> Vec<String> {
+    row.iter().map(|text| timeline::cell(text)).collect()
+}
+
+/// `(account AC...)` when the output is filtered to one account.
+fn filter_note(account: Option<&str>) -> String {
+    account
+        .map(|account| format!(" of account {account} (--account-sid / TWILIO_ACCOUNT_SID)"))
+        .unwrap_or_default()
 }
 
 fn parse_day(text: &str) -> Result<time::Date, String> {
@@ -264,6 +316,9 @@ fn rfc3339(time: OffsetDateTime) -> String {
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Err(err) = check_usage(&cli) {
+        err.exit();
+    }
     let json = cli.global.json;
     match run(cli).await {
         Ok(outcome) => outcome,
@@ -413,10 +468,11 @@ async fn read_table(
                 .await
                 .map_err(|err| err.to_string())?;
             if timeline.rows.is_empty() {
-                return Err(format!(
-                    "table {table} holds nothing for {room}: check the SID (rooms --date DAY lists a day's rooms) \
-                     and the table (--table, EVENTS_TABLE or --stack)"
-                ));
+                return Err(rooms::TableError::NothingStored {
+                    table: table.to_owned(),
+                    room: room.clone(),
+                }
+                .to_string());
             }
             if json {
                 for row in &timeline.rows {
@@ -461,7 +517,7 @@ async fn read_table(
                     "archived",
                 ]);
                 for r in &summaries {
-                    out.add_row(vec![
+                    out.add_row(clean(vec![
                         r.room_sid.clone(),
                         r.name.clone().unwrap_or_default(),
                         r.created.clone(),
@@ -482,10 +538,14 @@ async fn read_table(
                                 String::new()
                             }
                         ),
-                    ]);
+                    ]));
                 }
                 println!("{out}");
-                eprintln!("{} room(s) created on {date}", summaries.len());
+                eprintln!(
+                    "{} room(s) created on {date}{}",
+                    summaries.len(),
+                    filter_note(account)
+                );
             }
         }
         Command::IndexRooms {
@@ -524,25 +584,29 @@ async fn read_table(
                 out.load_preset(UTF8_FULL_CONDENSED);
                 out.add_row(vec!["items scanned".to_owned(), report.scanned.to_string()]);
                 out.add_row(vec![
-                    "rooms indexed now".to_owned(),
+                    "items indexed now".to_owned(),
                     report.indexed.to_string(),
                 ]);
                 out.add_row(vec![
-                    "rooms already indexed".to_owned(),
+                    "  of which media".to_owned(),
+                    report.media_indexed.to_string(),
+                ]);
+                out.add_row(vec![
+                    "items already indexed".to_owned(),
                     report.already_indexed.to_string(),
                 ]);
                 out.add_row(vec![
-                    "rooms that cannot be indexed".to_owned(),
+                    "items that cannot be indexed".to_owned(),
                     report.skipped.to_string(),
                 ]);
-                out.add_row(vec![
+                out.add_row(clean(vec![
                     "resume with".to_owned(),
                     report
                         .next_start_key
                         .as_ref()
                         .map(|key| format!("--start-key '{key}'"))
                         .unwrap_or("(done: the whole table was read)".into()),
-                ]);
+                ]));
                 println!("{out}");
             }
         }
@@ -557,22 +621,21 @@ async fn read_table(
                     "MEDIA_QUEUE_URL is not set: pass --queue-url, set MEDIA_QUEUE_URL, or use --stack".into(),
                 );
             }
-            let rooms_to_replay: Vec<String> = match (room, since) {
-                (Some(room), _) => vec![room.clone()],
+            let run_id = OffsetDateTime::now_utc().unix_timestamp_nanos().to_string();
+            let report = match (room, since) {
+                (Some(room), _) => {
+                    rooms::replay_room(dynamodb, table, queue, room, *dry_run, &run_id).await
+                }
                 (None, Some(since)) => {
                     let until = until.unwrap_or_else(OffsetDateTime::now_utc);
-                    rooms::rooms_created_between(dynamodb, table, *since, until, account)
-                        .await
-                        .map_err(|err| err.to_string())?
-                        .into_iter()
-                        .map(|r| r.room_sid)
-                        .collect()
+                    rooms::replay_between(
+                        dynamodb, table, queue, *since, until, account, *dry_run, &run_id,
+                    )
+                    .await
                 }
                 (None, None) => return Err("give --room or --since".into()),
-            };
-            let report = rooms::replay(dynamodb, table, queue, &rooms_to_replay, *dry_run)
-                .await
-                .map_err(|err| err.to_string())?;
+            }
+            .map_err(|err| err.to_string())?;
             if json {
                 println!(
                     "{}",
@@ -587,7 +650,7 @@ async fn read_table(
                     report.messages.to_string(),
                 ]);
                 for (event, n) in &report.by_event {
-                    out.add_row(vec![format!("  {event}"), n.to_string()]);
+                    out.add_row(clean(vec![format!("  {event}"), n.to_string()]));
                 }
                 out.add_row(vec![
                     "sent".to_owned(),
@@ -602,6 +665,13 @@ async fn read_table(
                     report.unbuildable.to_string(),
                 ]);
                 println!("{out}");
+                if room.is_none() {
+                    eprintln!(
+                        "media whose callbacks arrived in the range{} (run {})",
+                        filter_note(account),
+                        report.run_id
+                    );
+                }
             }
         }
         Command::Backfill { .. } | Command::Reconcile { .. } | Command::Prune { .. } => {
@@ -647,7 +717,7 @@ impl Summary {
         let mut table = Table::new();
         table.load_preset(UTF8_FULL_CONDENSED);
         let mut row = |name: &str, value: String| {
-            table.add_row(vec![name.to_owned(), value]);
+            table.add_row(clean(vec![name.to_owned(), value]));
         };
         match self {
             Summary::Backfill(r) => {

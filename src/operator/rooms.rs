@@ -1,11 +1,12 @@
 //! The events table as the operator reads it: one room's items ([`room_timeline`]), the rooms created on a
-//! UTC day through the sparse index `rooms-by-day` ([`rooms_created_on`], [`room_summaries`]), the one-off
-//! migration that indexes rooms stored before the index existed ([`index_rooms`]), and the replay of the
-//! media messages stored callbacks produce ([`replay`]).
+//! UTC day through the sparse index `rooms-by-day` ([`rooms_created_on`], [`room_summaries`]), the media
+//! items whose callbacks arrived in a time range through the same index's `media#DAY` partitions
+//! ([`media_between`]), the one-off migration that indexes rooms and media stored before the index existed
+//! ([`index_rooms`]), and the replay of the media messages stored callbacks produce ([`replay`]).
 //!
 //! Nothing here scans the table except [`index_rooms`], which is run once, paced and resumable.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::time::{Duration, Instant};
 
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
@@ -14,10 +15,12 @@ use serde::Serialize;
 use time::{Date, OffsetDateTime};
 
 use crate::aws::error::BackendError;
-use crate::aws::queue::{MediaQueue, SqsMediaQueue};
+use crate::aws::queue::SqsMediaQueue;
 use crate::message::MediaMessage;
 use crate::operator::timeline::{self, ArchiveState, Entry, MediaKind, Timeline};
-use crate::receiver::item::{room_index_keys, ROOMS_INDEX, ROOM_DAY, ROOM_KEY};
+use crate::receiver::item::{
+    media_index_keys, room_index_keys, MEDIA_DAY_PREFIX, ROOMS_INDEX, ROOM_DAY, ROOM_KEY,
+};
 use crate::twilio::timestamp;
 
 /// Why a read, the migration or a replay could not run or finish.
@@ -41,6 +44,17 @@ pub enum TableError {
     NoIndex {
         /// The table.
         table: String,
+    },
+    /// `replay --room` of a room the table holds nothing for.
+    #[error(
+        "table {table} holds nothing for {room}: check the SID (rooms --date DAY lists a day's rooms) \
+         and the table (--table, EVENTS_TABLE or --stack)"
+    )]
+    NothingStored {
+        /// The table.
+        table: String,
+        /// The room asked for.
+        room: String,
     },
     /// The resume key given to `index-rooms` is not one it printed.
     #[error("--start-key {0:?} is not a key index-rooms printed (expected {{\"pk\":\"...\",\"sk\":\"...\"}})")]
@@ -90,6 +104,16 @@ pub async fn room_entries(
     table: &str,
     room: &str,
 ) -> Result<Vec<Entry>, TableError> {
+    room_entries_paged(client, table, room, None).await
+}
+
+/// [`room_entries`] with at most `page_limit` items a page (DynamoDB's 1 MB pages when `None`).
+pub async fn room_entries_paged(
+    client: &aws_sdk_dynamodb::Client,
+    table: &str,
+    room: &str,
+    page_limit: Option<i32>,
+) -> Result<Vec<Entry>, TableError> {
     let mut entries = Vec::new();
     let mut start: Option<HashMap<String, AttributeValue>> = None;
     loop {
@@ -98,6 +122,7 @@ pub async fn room_entries(
             .table_name(table)
             .key_condition_expression("pk = :room")
             .expression_attribute_values(":room", AttributeValue::S(room.to_owned()))
+            .set_limit(page_limit)
             .set_exclusive_start_key(start.take())
             .send()
             .await
@@ -149,11 +174,23 @@ pub fn parse_room_key(key: &str) -> Option<RoomRef> {
 
 /// The rooms created on `day` (UTC), of `account` only when given: one Query of the index (a key
 /// condition on the day, and on the account's prefix of the sort key), in order of creation per account.
+/// A room with two `room-created` items (two different callbacks) is listed once, at the earlier.
 pub async fn rooms_created_on(
     client: &aws_sdk_dynamodb::Client,
     table: &str,
     day: Date,
     account: Option<&str>,
+) -> Result<Vec<RoomRef>, TableError> {
+    rooms_created_on_paged(client, table, day, account, None).await
+}
+
+/// [`rooms_created_on`] with at most `page_limit` index entries a page.
+pub async fn rooms_created_on_paged(
+    client: &aws_sdk_dynamodb::Client,
+    table: &str,
+    day: Date,
+    account: Option<&str>,
+    page_limit: Option<i32>,
 ) -> Result<Vec<RoomRef>, TableError> {
     let mut rooms = Vec::new();
     let mut start: Option<HashMap<String, AttributeValue>> = None;
@@ -164,6 +201,7 @@ pub async fn rooms_created_on(
             .index_name(ROOMS_INDEX)
             .expression_attribute_names("#day", ROOM_DAY)
             .expression_attribute_values(":day", AttributeValue::S(day.to_string()))
+            .set_limit(page_limit)
             .set_exclusive_start_key(start.take());
         query = match account {
             Some(account) => query
@@ -186,11 +224,21 @@ pub async fn rooms_created_on(
         }
         start = page.last_evaluated_key().cloned();
         if start.is_none() {
-            rooms.sort();
-            rooms.dedup();
-            return Ok(rooms);
+            return Ok(earliest_per_room(rooms));
         }
     }
+}
+
+/// One entry per room SID, the earliest created (then the smallest account), in the index's order
+/// (account, created, room).
+pub fn earliest_per_room(mut rooms: Vec<RoomRef>) -> Vec<RoomRef> {
+    rooms.sort_by(|a, b| {
+        (&a.created, &a.account_sid, &a.room_sid).cmp(&(&b.created, &b.account_sid, &b.room_sid))
+    });
+    let mut seen = HashSet::new();
+    rooms.retain(|room| seen.insert(room.room_sid.clone()));
+    rooms.sort();
+    rooms
 }
 
 /// The UTC days from `since`'s to the day of the last instant before `until`.
@@ -211,23 +259,104 @@ pub fn days(since: OffsetDateTime, until: OffsetDateTime) -> Vec<Date> {
     days
 }
 
-/// The rooms created at or after `since` and before `until`, through the index (one Query per day).
-pub async fn rooms_created_between(
+/// A media item (`recording-completed`, `composition-available`) found through the index's `media#DAY`
+/// partitions: the table key to read it by, and its callback's time.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct MediaRef {
+    /// When its callback says it happened (UTC, RFC 3339 with milliseconds: the start of `sk`).
+    pub timestamp: String,
+    /// The item's partition (its room).
+    pub pk: String,
+    /// The item's sort key.
+    pub sk: String,
+}
+
+/// The media items whose callback's `Timestamp` is at or after `since` and before `until` (of `account`
+/// only when given), through the index: one Query of `media#DAY` per UTC day of the range, in time order.
+/// Which room they belong to, and when it was created, does not matter.
+pub async fn media_between(
     client: &aws_sdk_dynamodb::Client,
     table: &str,
     since: OffsetDateTime,
     until: OffsetDateTime,
     account: Option<&str>,
-) -> Result<Vec<RoomRef>, TableError> {
-    let mut rooms = Vec::new();
+    page_limit: Option<i32>,
+) -> Result<Vec<MediaRef>, TableError> {
+    let mut found = Vec::new();
     for day in days(since, until) {
-        for room in rooms_created_on(client, table, day, account).await? {
-            if timestamp::parse(&room.created).is_some_and(|at| at >= since && at < until) {
-                rooms.push(room);
+        let mut start: Option<HashMap<String, AttributeValue>> = None;
+        loop {
+            let mut query = client
+                .query()
+                .table_name(table)
+                .index_name(ROOMS_INDEX)
+                .expression_attribute_names("#day", ROOM_DAY)
+                .expression_attribute_values(
+                    ":day",
+                    AttributeValue::S(format!("{MEDIA_DAY_PREFIX}{day}")),
+                )
+                .set_limit(page_limit)
+                .set_exclusive_start_key(start.take());
+            query = match account {
+                Some(account) => query
+                    .key_condition_expression("#day = :day AND begins_with(#key, :account)")
+                    .expression_attribute_names("#key", ROOM_KEY)
+                    .expression_attribute_values(
+                        ":account",
+                        AttributeValue::S(format!("{account}#")),
+                    ),
+                None => query.key_condition_expression("#day = :day"),
+            };
+            let page = query
+                .send()
+                .await
+                .map_err(dynamodb("Query (index)", table))?;
+            for item in page.items() {
+                let text = |name: &str| match item.get(name) {
+                    Some(AttributeValue::S(value)) => Some(value.clone()),
+                    _ => None,
+                };
+                let (Some(pk), Some(sk)) = (text("pk"), text("sk")) else {
+                    continue;
+                };
+                let timestamp = sk.split('#').next().unwrap_or_default().to_owned();
+                if timestamp::parse(&timestamp).is_some_and(|at| at >= since && at < until) {
+                    found.push(MediaRef { timestamp, pk, sk });
+                }
+            }
+            start = page.last_evaluated_key().cloned();
+            if start.is_none() {
+                break;
             }
         }
     }
-    Ok(rooms)
+    found.sort();
+    found.dedup();
+    Ok(found)
+}
+
+/// The items `refs` name, read one GetItem each, in the order given; an item gone meanwhile (its TTL)
+/// is left out.
+pub async fn media_entries(
+    client: &aws_sdk_dynamodb::Client,
+    table: &str,
+    refs: &[MediaRef],
+) -> Result<Vec<Entry>, TableError> {
+    let mut entries = Vec::with_capacity(refs.len());
+    for media in refs {
+        let read = client
+            .get_item()
+            .table_name(table)
+            .key("pk", AttributeValue::S(media.pk.clone()))
+            .key("sk", AttributeValue::S(media.sk.clone()))
+            .send()
+            .await
+            .map_err(dynamodb("GetItem", table))?;
+        if let Some(item) = read.item {
+            entries.push(Entry::from_item(item));
+        }
+    }
+    Ok(entries)
 }
 
 /// One room of `rooms --date`.
@@ -348,7 +477,8 @@ pub struct IndexPlan {
     pub start_key: Option<String>,
     /// Items read per Scan page.
     pub page_size: i32,
-    /// Most items scanned a second (each read item costs read capacity, matched or not).
+    /// Most items scanned a second (each read item costs read capacity, matched or not); 0 or less:
+    /// no pacing (the command line accepts only finite rates above 0).
     pub items_per_second: f64,
     /// Stop after this many pages (resume later with the printed key).
     pub max_pages: Option<u64>,
@@ -359,11 +489,14 @@ pub struct IndexPlan {
 pub struct IndexReport {
     /// Items the Scan read.
     pub scanned: u64,
-    /// `room-created` items given the index attributes now.
+    /// `room-created`, `recording-completed` and `composition-available` items given the index
+    /// attributes now.
     pub indexed: u64,
-    /// `room-created` items found indexed meanwhile (by the receiver or a concurrent run).
+    /// Of which media items (`recording-completed`, `composition-available`).
+    pub media_indexed: u64,
+    /// Items found indexed meanwhile (by the receiver or a concurrent run).
     pub already_indexed: u64,
-    /// `room-created` items that cannot be indexed (no account, room or day).
+    /// Items that cannot be indexed (no account, room or day, or a key over DynamoDB's limit).
     pub skipped: u64,
     /// Scan pages read.
     pub pages: u64,
@@ -371,8 +504,9 @@ pub struct IndexReport {
     pub next_start_key: Option<String>,
 }
 
-/// The one-off migration: a Scan of the whole table (paced, resumable) for `room-created` items without
-/// the index attributes, each given them by a conditional UpdateItem (never overwriting). `on_page` is
+/// The one-off migration: a Scan of the whole table (paced, resumable) for `room-created`,
+/// `recording-completed` and `composition-available` items without the index attributes, each given them
+/// by a conditional UpdateItem (never overwriting), exactly as the receiver writes them now. `on_page` is
 /// told after every page, with the key to resume from.
 pub async fn index_rooms(
     client: &aws_sdk_dynamodb::Client,
@@ -392,11 +526,21 @@ pub async fn index_rooms(
             .scan()
             .table_name(table)
             .limit(plan.page_size.max(1))
-            .filter_expression("#event = :created AND attribute_not_exists(#day)")
-            .projection_expression("pk, sk, account_sid, room_sid")
+            .filter_expression(
+                "#event IN (:created, :recording, :composition) AND attribute_not_exists(#day)",
+            )
+            .projection_expression("pk, sk, account_sid, room_sid, #event")
             .expression_attribute_names("#event", "event")
             .expression_attribute_names("#day", ROOM_DAY)
             .expression_attribute_values(":created", AttributeValue::S("room-created".into()))
+            .expression_attribute_values(
+                ":recording",
+                AttributeValue::S("recording-completed".into()),
+            )
+            .expression_attribute_values(
+                ":composition",
+                AttributeValue::S("composition-available".into()),
+            )
             .set_exclusive_start_key(start.take())
             .send()
             .await
@@ -408,9 +552,14 @@ pub async fn index_rooms(
                 Some(AttributeValue::S(value)) => value.as_str(),
                 _ => "",
             };
-            let created = text("sk").split('#').next().unwrap_or_default();
-            let Some((day, key)) = room_index_keys(text("account_sid"), created, text("room_sid"))
-            else {
+            let is_media = text("event") != "room-created";
+            let keys = if is_media {
+                media_index_keys(text("account_sid"), text("sk"))
+            } else {
+                let created = text("sk").split('#').next().unwrap_or_default();
+                room_index_keys(text("account_sid"), created, text("room_sid"))
+            };
+            let Some((day, key)) = keys else {
                 report.skipped += 1;
                 continue;
             };
@@ -428,7 +577,10 @@ pub async fn index_rooms(
                 .send()
                 .await;
             match updated {
-                Ok(_) => report.indexed += 1,
+                Ok(_) => {
+                    report.indexed += 1;
+                    report.media_indexed += u64::from(is_media);
+                }
                 Err(err)
                     if matches!(
                         err.as_service_error(),
@@ -447,7 +599,9 @@ pub async fn index_rooms(
             return Ok(report);
         }
         if plan.items_per_second > 0.0 {
-            let due = Duration::from_secs_f64(report.scanned as f64 / plan.items_per_second);
+            // A rate so small that the wait does not fit a Duration waits "forever" (tokio caps it).
+            let due = Duration::try_from_secs_f64(report.scanned as f64 / plan.items_per_second)
+                .unwrap_or(Duration::MAX);
             if let Some(wait) = due.checked_sub(began.elapsed()) {
                 tokio::time::sleep(wait).await;
             }
@@ -458,7 +612,7 @@ pub async fn index_rooms(
 /// What `replay` sent, or would send.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct ReplayReport {
-    /// Rooms read.
+    /// Rooms whose media items were read.
     pub rooms: usize,
     /// Messages built from stored `recording-completed` and `composition-available` items.
     pub messages: usize,
@@ -470,6 +624,8 @@ pub struct ReplayReport {
     pub unbuildable: usize,
     /// Whether nothing was sent.
     pub dry_run: bool,
+    /// This run's id: on a FIFO queue, the deduplication ids are `{idempotency_key}:replay:{run_id}`.
+    pub run_id: String,
 }
 
 /// The messages the stored media callbacks of `entries` produce: exactly those the receiver sent, built
@@ -491,45 +647,95 @@ pub fn media_messages(entries: &[Entry]) -> (Vec<MediaMessage>, usize) {
     (messages, unbuildable)
 }
 
-/// Sends again, through the receiver's own queue adapter, the media messages of every room in `rooms`
-/// (none with `dry_run`, which only counts).
+/// The rooms (partitions) of the media callbacks among `entries`.
+pub fn media_rooms(entries: &[Entry]) -> usize {
+    entries
+        .iter()
+        .filter_map(|entry| match entry {
+            Entry::Callback(event) if event.event_kind().is_media() => Some(event.pk.as_str()),
+            _ => None,
+        })
+        .collect::<BTreeSet<_>>()
+        .len()
+}
+
+/// Sends again, through the receiver's own queue adapter, the media messages the stored media callbacks
+/// among `entries` produce (none with `dry_run`, which only counts). `run_id` names this run: on a FIFO
+/// queue it makes the deduplication ids differ from the receiver's
+/// ([`crate::aws::queue::replay_deduplication_id`]), so SQS does not drop a replay sent within 5 minutes
+/// of the original; bodies, attributes and idempotency keys are the receiver's.
 pub async fn replay(
-    client: &aws_sdk_dynamodb::Client,
-    table: &str,
     queue: Option<&SqsMediaQueue>,
-    rooms: &[String],
+    rooms: usize,
+    entries: &[Entry],
     dry_run: bool,
+    run_id: &str,
 ) -> Result<ReplayReport, TableError> {
     let mut report = ReplayReport {
+        rooms,
         dry_run,
+        run_id: run_id.to_owned(),
         ..ReplayReport::default()
     };
-    for room in rooms {
-        let entries = room_entries(client, table, room).await?;
-        let (messages, unbuildable) = media_messages(&entries);
-        report.rooms += 1;
-        report.unbuildable += unbuildable;
-        for message in messages {
-            report.messages += 1;
-            *report.by_event.entry(message.event.clone()).or_default() += 1;
-            if let (Some(queue), false) = (queue, dry_run) {
-                queue
-                    .send(&message)
-                    .await
-                    .map_err(|source| TableError::Send {
-                        sid: message
-                            .recording_sid
-                            .clone()
-                            .or(message.composition_sid.clone())
-                            .unwrap_or_default(),
-                        sent: report.sent,
-                        source,
-                    })?;
-                report.sent += 1;
-            }
+    let (messages, unbuildable) = media_messages(entries);
+    report.unbuildable = unbuildable;
+    for message in messages {
+        report.messages += 1;
+        *report.by_event.entry(message.event.clone()).or_default() += 1;
+        if let (Some(queue), false) = (queue, dry_run) {
+            queue
+                .send_replay(&message, run_id)
+                .await
+                .map_err(|source| TableError::Send {
+                    sid: message
+                        .recording_sid
+                        .clone()
+                        .or(message.composition_sid.clone())
+                        .unwrap_or_default(),
+                    sent: report.sent,
+                    source,
+                })?;
+            report.sent += 1;
         }
     }
     Ok(report)
+}
+
+/// `replay --room`: the room's partition, or [`TableError::NothingStored`] when it is empty.
+pub async fn replay_room(
+    client: &aws_sdk_dynamodb::Client,
+    table: &str,
+    queue: Option<&SqsMediaQueue>,
+    room: &str,
+    dry_run: bool,
+    run_id: &str,
+) -> Result<ReplayReport, TableError> {
+    let entries = room_entries(client, table, room).await?;
+    if entries.is_empty() {
+        return Err(TableError::NothingStored {
+            table: table.to_owned(),
+            room: room.to_owned(),
+        });
+    }
+    replay(queue, 1, &entries, dry_run, run_id).await
+}
+
+/// `replay --since/--until`: the media items whose callbacks arrived in `[since, until)`
+/// ([`media_between`]), each read and sent as the receiver sent it.
+#[allow(clippy::too_many_arguments)]
+pub async fn replay_between(
+    client: &aws_sdk_dynamodb::Client,
+    table: &str,
+    queue: Option<&SqsMediaQueue>,
+    since: OffsetDateTime,
+    until: OffsetDateTime,
+    account: Option<&str>,
+    dry_run: bool,
+    run_id: &str,
+) -> Result<ReplayReport, TableError> {
+    let refs = media_between(client, table, since, until, account, None).await?;
+    let entries = media_entries(client, table, &refs).await?;
+    replay(queue, media_rooms(&entries), &entries, dry_run, run_id).await
 }
 
 #[cfg(test)]
@@ -569,6 +775,31 @@ mod tests {
         assert_eq!(
             days(at("2026-11-28T00:00:00Z"), at("2026-11-28T00:00:00.001Z")).len(),
             1
+        );
+    }
+
+    fn room(account: &str, created: &str, sid: &str) -> RoomRef {
+        RoomRef {
+            account_sid: account.into(),
+            created: created.into(),
+            room_sid: sid.into(),
+        }
+    }
+
+    #[test]
+    fn a_room_with_two_room_created_items_is_listed_once_at_the_earlier() {
+        let rooms = earliest_per_room(vec![
+            room("AC1", "2026-11-27T09:00:05.000Z", "RM1"),
+            room("AC1", "2026-11-27T08:00:00.000Z", "RM2"),
+            room("AC1", "2026-11-27T09:00:00.000Z", "RM1"),
+            room("AC1", "2026-11-27T09:00:00.000Z", "RM1"),
+        ]);
+        assert_eq!(
+            rooms,
+            [
+                room("AC1", "2026-11-27T08:00:00.000Z", "RM2"),
+                room("AC1", "2026-11-27T09:00:00.000Z", "RM1"),
+            ]
         );
     }
 

@@ -73,6 +73,17 @@ impl Entry {
             Entry::Unreadable { sk, .. } => sk,
         }
     }
+
+    /// The story's order: by time (the start of the sort key); at equal times, callbacks (and unreadable
+    /// items) before archive outcomes, which resolve a callback and so come after it; then by sort key.
+    fn order(&self) -> (&str, bool, &str) {
+        let sk = self.sk();
+        (
+            sk.split('#').next().unwrap_or_default(),
+            matches!(self, Entry::Outcome(_)),
+            sk,
+        )
+    }
 }
 
 /// Where a media file's archive stands.
@@ -316,9 +327,10 @@ fn media_index(
     media.len() - 1
 }
 
-/// The story of `room_sid` from the items of its partition, in any order (sorted here by sort key).
+/// The story of `room_sid` from the items of its partition, in any order (sorted here by time, an
+/// archive outcome after the callbacks of its time).
 pub fn build(room_sid: &str, mut entries: Vec<Entry>) -> Timeline {
-    entries.sort_by(|a, b| a.sk().cmp(b.sk()));
+    entries.sort_by(|a, b| a.order().cmp(&b.order()));
     let mut timeline = Timeline {
         room_sid: room_sid.to_owned(),
         room_name: None,
@@ -731,8 +743,14 @@ impl Timeline {
             .or_else(|| times.iter().min().copied())
             .unwrap_or(OffsetDateTime::UNIX_EPOCH);
         let end = times.iter().max().copied().unwrap_or(start);
-        let end = end.max(start + time::Duration::seconds(1));
-        (start, end)
+        // The latest time there is has no second after it: the span then ends a second earlier.
+        match start.checked_add(time::Duration::SECOND) {
+            Some(later) => (start, end.max(later)),
+            None => match start.checked_sub(time::Duration::SECOND) {
+                Some(earlier) => (earlier.min(end), start),
+                None => (start, end),
+            },
+        }
     }
 
     /// Media files archived (a `media-archived` outcome).
@@ -766,16 +784,35 @@ pub fn table(timeline: &Timeline) -> Table {
         ]);
     for row in &timeline.rows {
         table.add_row(vec![
-            row.time.clone(),
-            row.event.clone(),
-            row.participant.clone().unwrap_or_default(),
-            row.subject.clone().unwrap_or_default(),
-            row.facts.clone(),
-            row.archive.clone().unwrap_or_default(),
-            row.marks.join("; "),
+            cell(&row.time),
+            cell(&row.event),
+            cell(row.participant.as_deref().unwrap_or_default()),
+            cell(row.subject.as_deref().unwrap_or_default()),
+            cell(&row.facts),
+            cell(row.archive.as_deref().unwrap_or_default()),
+            cell(&row.marks.join("; ")),
         ]);
     }
     table
+}
+
+/// Text for a terminal table cell: every control character (`char::is_control`: escape sequences,
+/// carriage returns, newlines, ...) written as its Rust escape (`\u{1b}`, `\r`), so text from the table
+/// (identities and room names are chosen by the customer's users) cannot move the cursor, recolour or
+/// retitle the operator's terminal.
+pub fn cell(text: &str) -> String {
+    if !text.chars().any(char::is_control) {
+        return text.to_owned();
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// Escapes text for HTML element content and attribute values.
@@ -801,6 +838,23 @@ const AXIS: f64 = 34.0;
 const LANE: f64 = 24.0;
 const SUBROW: f64 = 9.0;
 
+/// A tick's label for ticks `step` seconds apart: `2026-11-27` (a day or more), `11-27 09:00` (hours),
+/// `09:05` or `09:05:30`.
+fn tick_label(time: OffsetDateTime, step: i64) -> String {
+    if step >= 86400 {
+        time.date().to_string()
+    } else if step >= 3600 {
+        format!(
+            "{:02}-{:02} {}",
+            u8::from(time.month()),
+            time.day(),
+            clock(time, false)
+        )
+    } else {
+        clock(time, step < 60)
+    }
+}
+
 /// `09:05` or `09:05:30` (UTC).
 fn clock(time: OffsetDateTime, with_seconds: bool) -> String {
     if with_seconds {
@@ -815,16 +869,31 @@ fn clock(time: OffsetDateTime, with_seconds: bool) -> String {
     }
 }
 
-/// Tick spacing in seconds: the smallest step that gives at most 12 ticks.
+/// Tick spacing in seconds: about a twelfth of the span, rounded up to a round value (1, 5, 10, 15, 30 s,
+/// 1, 2, 5, 10, 15, 30 min, 1, 2, 6, 12 h, then 1, 2, 5 days times a power of ten, without end), so a
+/// drawing has at most 12 intervals whatever its span.
 pub fn tick_step(span_seconds: f64) -> i64 {
-    const STEPS: [i64; 14] = [
-        1, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 21600,
+    const STEPS: [i64; 15] = [
+        1, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 21600, 43200,
     ];
-    STEPS
-        .iter()
-        .copied()
-        .find(|step| span_seconds / (*step as f64) <= 12.0)
-        .unwrap_or(86400)
+    let wanted = if span_seconds.is_finite() {
+        span_seconds.max(0.0) / 12.0
+    } else {
+        f64::MAX
+    };
+    if let Some(step) = STEPS.iter().copied().find(|step| *step as f64 >= wanted) {
+        return step;
+    }
+    let mut days: i64 = 1;
+    loop {
+        for factor in [1, 2, 5] {
+            let step = days.saturating_mul(factor).saturating_mul(86400);
+            if step as f64 >= wanted || step == i64::MAX {
+                return step;
+            }
+        }
+        days = days.saturating_mul(10);
+    }
 }
 
 struct Scale {
@@ -865,7 +934,11 @@ fn media_title(media: &Media) -> String {
 fn media_bar(out: &mut String, scale: &Scale, end: OffsetDateTime, media: &Media, y: f64) {
     let finished = media.finished.unwrap_or(end);
     let started = media.started.unwrap_or_else(|| {
-        finished - time::Duration::seconds(media.duration.unwrap_or(0).min(i64::MAX as u64) as i64)
+        let duration = i64::try_from(media.duration.unwrap_or(0)).unwrap_or(i64::MAX);
+        // A duration reaching before the earliest time there is starts the bar at the drawing's start.
+        finished
+            .checked_sub(time::Duration::seconds(duration))
+            .unwrap_or(scale.start)
     });
     let (x1, x2) = (scale.x(started), scale.x(finished));
     let class = match (&media.archive, media.status.as_str()) {
@@ -1079,7 +1152,7 @@ pub fn svg(timeline: &Timeline) -> String {
     let height = y + 10.0;
     // Axis and grid, drawn first (behind).
     let mut grid = String::new();
-    let first = start.unix_timestamp().div_euclid(step) * step;
+    let first = start.unix_timestamp().div_euclid(step).saturating_mul(step);
     let mut tick = first;
     while tick <= end.unix_timestamp() {
         if let Ok(at) = OffsetDateTime::from_unix_timestamp(tick) {
@@ -1092,11 +1165,14 @@ pub fn svg(timeline: &Timeline) -> String {
                     AXIS - 6.0,
                     height - 6.0,
                     AXIS - 12.0,
-                    clock(at, step < 60)
+                    tick_label(at, step)
                 );
             }
         }
-        tick += step;
+        match tick.checked_add(step) {
+            Some(next) => tick = next,
+            None => break,
+        }
     }
     format!(
         "<svg class=\"timeline\" role=\"img\" viewBox=\"0 0 {WIDTH} {height:.0}\" width=\"{WIDTH}\" height=\"{height:.0}\">\
@@ -1455,12 +1531,35 @@ mod tests {
         assert_eq!(timeline.archived(), 1);
         let kinds: Vec<&str> = timeline.flags.iter().map(|f| f.kind).collect();
         assert_eq!(kinds, ["malformed", "spilled"], "{:#?}", timeline.flags);
-        // Rows in time order, the archive outcome beside each media event.
-        let times: Vec<&str> = timeline.rows.iter().map(|r| r.time.as_str()).collect();
-        let mut sorted = times.clone();
-        sorted.sort();
-        assert_eq!(times, sorted);
-        assert_eq!(timeline.rows.len(), room().len());
+        // Rows in time order (the entries were given shuffled), each archive outcome after the callback
+        // it resolves although both have the same time, the archive outcome beside each media event.
+        let events: Vec<&str> = timeline.rows.iter().map(|r| r.event.as_str()).collect();
+        assert_eq!(
+            events,
+            [
+                "room-created",
+                "participant-connected",
+                "track-added",
+                "recording-started",
+                "participant-connected",
+                "track-disabled",
+                "track-enabled",
+                "participant-connected",
+                "participant-connected",
+                "recording-completed",
+                "media-archived",
+                "recording-completed",
+                "media-archive-failed",
+                "track-removed",
+                "participant-disconnected",
+                "participant-connected",
+                "room-ended",
+                "composition-enqueued",
+                "composition-progress",
+                "composition-available",
+            ]
+        );
+        assert_eq!(timeline.rows[10].time, timeline.rows[9].time);
         let done = timeline
             .rows
             .iter()
@@ -1536,6 +1635,147 @@ mod tests {
         // Text from the table is escaped.
         assert!(!page.contains("<b>&"));
         assert!(page.contains("standup &lt;b&gt;&amp;"));
+    }
+
+    const HOSTILE: &str = "\"'><svg onload=x>";
+    const HOSTILE_ESCAPED: &str = "&quot;&#39;&gt;&lt;svg onload=x&gt;";
+
+    #[test]
+    fn hostile_identities_and_details_are_escaped_in_attributes_titles_and_flags() {
+        let sid = format!("PA{:032}", 7);
+        let entries = vec![
+            callback(event("room-created", "2026-11-27T09:00:00Z", &[])),
+            callback(
+                event(
+                    "participant-connected",
+                    "2026-11-27T09:00:05Z",
+                    &[
+                        ("ParticipantSid", sid.as_str()),
+                        ("ParticipantIdentity", HOSTILE),
+                        ("ParticipantStatus", "connected"),
+                    ],
+                )
+                .spilled_because(HOSTILE),
+            ),
+        ];
+        let page = html(&build(ROOM, entries));
+        assert!(!page.contains("<svg onload"), "unescaped markup");
+        assert!(!page.contains(HOSTILE));
+        assert_eq!(
+            count(&page, &format!("data-identity=\"{HOSTILE_ESCAPED}\"")),
+            1,
+            "the lane's data attribute"
+        );
+        assert!(
+            page.contains(&format!("<title>{HOSTILE_ESCAPED}</title>")),
+            "the lane label's title"
+        );
+        assert!(
+            page.contains(&format!("<title>{HOSTILE_ESCAPED} connected 09:00:05")),
+            "the span's title"
+        );
+        assert!(
+            page.contains(&format!(
+                "<title>spilled participant-connected: {HOSTILE_ESCAPED}</title>"
+            )),
+            "the flag's detail"
+        );
+        assert!(page.contains(&format!("<td>{HOSTILE_ESCAPED}</td>")));
+    }
+
+    #[test]
+    fn control_characters_never_reach_the_terminal() {
+        assert_eq!(cell("alice"), "alice");
+        assert_eq!(
+            cell("a\u{1b}]0;pwned\u{7}b\r\n\u{9b}c"),
+            "a\\u{1b}]0;pwned\\u{7}b\\r\\n\\u{9b}c"
+        );
+        let sid = format!("PA{:032}", 7);
+        let hostile = "eve\u{1b}[2J\u{1b}[31m";
+        let timeline = build(
+            ROOM,
+            vec![
+                callback(event("room-created", "2026-11-27T09:00:00Z", &[])),
+                callback(
+                    event(
+                        "participant-connected",
+                        "2026-11-27T09:00:05Z",
+                        &[
+                            ("ParticipantSid", sid.as_str()),
+                            ("ParticipantIdentity", hostile),
+                            ("ParticipantStatus", "connected"),
+                        ],
+                    )
+                    .spilled_because("throttled\r\nfake line"),
+                ),
+            ],
+        );
+        let text = table(&timeline).to_string();
+        assert!(
+            !text.chars().any(|c| c.is_control() && c != '\n'),
+            "{text:?}"
+        );
+        assert!(text.contains("eve\\u{1b}[2J"), "{text}");
+        assert!(text.contains("throttled\\r\\nfake line"), "{text}");
+    }
+
+    #[test]
+    fn huge_durations_and_the_last_instant_draw_without_panicking() {
+        // A recording whose only callback says it lasted u64::MAX seconds: the bar starts with the drawing.
+        let mut done = recording("recording-completed", "2026-11-27T09:10:00Z", "RT01", 1);
+        done.fields.duration = Some(u64::MAX);
+        let timeline = build(
+            ROOM,
+            vec![
+                callback(event("room-created", "2026-11-27T09:00:00Z", &[])),
+                callback(done),
+            ],
+        );
+        assert_eq!(timeline.media[0].duration, Some(u64::MAX));
+        assert_eq!(count(&svg(&timeline), "<g class=\"recording\""), 1);
+        // A room created at the last instant the clock knows: no second after it.
+        let last = event("room-created", "9999-12-31T23:59:59.999Z", &[]);
+        let mut old = recording("recording-completed", "9999-12-31T23:59:59.999Z", "RT02", 1);
+        old.fields.duration = Some(i64::MAX as u64);
+        let timeline = build(ROOM, vec![callback(last), callback(old)]);
+        let (start, end) = timeline.bounds();
+        assert!(start < end);
+        assert!(html(&timeline).contains("RT02"));
+    }
+
+    #[test]
+    fn ticks_stay_few_over_any_span() {
+        for span in [
+            1.0,
+            59.0,
+            3600.0,
+            86_400.0 * 3.0,
+            1e7,
+            3.2e8,
+            // 10,000 years: the widest span a timeline can have.
+            3.2e11,
+        ] {
+            let step = tick_step(span) as f64;
+            assert!(span / step <= 12.0, "{span}: step {step}");
+        }
+        // Beyond anything drawable, the step saturates rather than overflowing.
+        assert_eq!(tick_step(1e300), i64::MAX);
+        assert_eq!(tick_step(f64::INFINITY), i64::MAX);
+        assert_eq!(tick_step(f64::NAN), i64::MAX);
+        assert_eq!(tick_step(86_400.0 * 30.0), 5 * 86_400);
+        assert_eq!(tick_step(86_400.0 * 365.0 * 10.0), 500 * 86_400);
+        // A room whose items span ten years: a dozen ticks, labelled with days.
+        let timeline = build(
+            ROOM,
+            vec![
+                callback(event("room-created", "2016-11-27T09:00:00Z", &[])),
+                callback(event("room-ended", "2026-11-27T09:00:00Z", &[])),
+            ],
+        );
+        let drawing = svg(&timeline);
+        let ticks = count(&drawing, "<text class=\"tick\"");
+        assert!((5..=13).contains(&ticks), "{ticks}");
+        assert!(drawing.contains(">2019-04-14<"), "day labels");
     }
 
     #[test]
@@ -1630,6 +1870,7 @@ mod tests {
         assert_eq!(tick_step(60.0), 5);
         assert_eq!(tick_step(1200.0), 120);
         assert_eq!(tick_step(3600.0), 300);
-        assert_eq!(tick_step(1e9), 86400);
+        assert_eq!(tick_step(43200.0 * 12.0), 43200);
+        assert_eq!(tick_step(1e9), 1000 * 86400);
     }
 }

@@ -22,29 +22,56 @@ use crate::twilio::callback::{
 /// The partition of a signed callback that names no SID at all (not even `AccountSid`): kept, never lost.
 pub const UNATTRIBUTED: &str = "#unattributed";
 
-/// The sparse global secondary index of rooms by the UTC day they were created: only `room-created`
-/// items carry its two attributes, so it holds one small entry per room (keys only).
+/// The sparse global secondary index of rooms by the UTC day they were created, and of media items by
+/// the UTC day their callback reports: only `room-created`, `recording-completed` and
+/// `composition-available` items carry its two attributes, so it holds one small entry per room and per
+/// media file (keys only).
 pub const ROOMS_INDEX: &str = "rooms-by-day";
-/// The index's partition key: the UTC day a room was created, `2026-11-27`.
+/// The index's partition key: the UTC day a room was created, `2026-11-27`; for a media item,
+/// [`MEDIA_DAY_PREFIX`] and the day of its `Timestamp`, `media#2026-11-27`.
 pub const ROOM_DAY: &str = "room_day";
-/// The index's sort key: `{AccountSid}#{created timestamp}#{RoomSid}`, so one account's rooms of a day
-/// are a `begins_with` key condition, in order of creation.
+/// The index's sort key: `{AccountSid}#{created timestamp}#{RoomSid}` for a room, so one account's rooms
+/// of a day are a `begins_with` key condition, in order of creation; `{AccountSid}#{sk}` for a media item
+/// (its `sk` starts with its timestamp), unique per item.
 pub const ROOM_KEY: &str = "room_key";
+/// The prefix of a media item's [`ROOM_DAY`]: media partitions never mix with the rooms of a day.
+pub const MEDIA_DAY_PREFIX: &str = "media#";
+/// DynamoDB's limit on a sort key (of the table or an index), in bytes: an item whose index key would
+/// exceed it is not indexed (it is still stored).
+pub const MAX_SORT_KEY_BYTES: usize = 1024;
 
 /// The two index attributes of a room created at `timestamp` (normalized UTC RFC 3339, as in `sk`):
-/// [`ROOM_DAY`] and [`ROOM_KEY`]. `None` when the timestamp has no day or a SID is empty.
+/// [`ROOM_DAY`] and [`ROOM_KEY`]. `None` when the timestamp has no day, a SID is empty, or the key would
+/// be longer than DynamoDB allows (the item is then stored unindexed rather than refused).
 pub fn room_index_keys(
     account_sid: &str,
     timestamp: &str,
     room_sid: &str,
 ) -> Option<(String, String)> {
     let day = timestamp.get(..10)?;
-    if account_sid.is_empty() || room_sid.is_empty() {
+    if account_sid.is_empty()
+        || room_sid.is_empty()
+        || account_sid.len() + timestamp.len() + room_sid.len() + 2 > MAX_SORT_KEY_BYTES
+    {
         return None;
     }
     Some((
         day.to_owned(),
         format!("{account_sid}#{timestamp}#{room_sid}"),
+    ))
+}
+
+/// The two index attributes of a media item (`recording-completed`, `composition-available`) whose sort
+/// key is `sk` (`{timestamp}#{event}#{idempotency_key}`): `media#{day}` and `{AccountSid}#{sk}`. `None`
+/// when `sk` has no day, the account is empty, or the key would be longer than DynamoDB allows.
+pub fn media_index_keys(account_sid: &str, sk: &str) -> Option<(String, String)> {
+    let day = sk.get(..10)?;
+    if account_sid.is_empty() || account_sid.len() + 1 + sk.len() > MAX_SORT_KEY_BYTES {
+        return None;
+    }
+    Some((
+        [MEDIA_DAY_PREFIX, day].concat(),
+        format!("{account_sid}#{sk}"),
     ))
 }
 
@@ -74,10 +101,11 @@ pub struct StoredEvent {
     /// malformed), when it does; its typed fields hold what did parse. Absent for a well-formed callback.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parse_error: Option<String>,
-    /// [`ROOM_DAY`]: only on a `room-created` item (the sparse rooms index).
+    /// [`ROOM_DAY`]: only on `room-created`, `recording-completed` and `composition-available` items
+    /// (the sparse rooms index).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub room_day: Option<String>,
-    /// [`ROOM_KEY`]: only on a `room-created` item (the sparse rooms index).
+    /// [`ROOM_KEY`]: only on the items that carry [`ROOM_DAY`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub room_key: Option<String>,
     /// Why the receiver put this callback on the spill queue before the spill consumer stored it; absent
@@ -97,15 +125,19 @@ impl StoredEvent {
         let idempotency_key = idempotency_key(&callback.params);
         let timestamp = crate::twilio::timestamp::format(callback.fields.timestamp);
         let pk = callback.timeline_sid().unwrap_or(UNATTRIBUTED).to_owned();
+        let sk = format!("{timestamp}#{}#{idempotency_key}", callback.event);
         let (room_day, room_key) = match (&callback.event, &callback.fields.room_sid) {
             (EventKind::RoomCreated, Some(room)) => {
                 room_index_keys(&callback.fields.account_sid, &timestamp, room).unzip()
+            }
+            (EventKind::RecordingCompleted | EventKind::CompositionAvailable, _) => {
+                media_index_keys(&callback.fields.account_sid, &sk).unzip()
             }
             _ => (None, None),
         };
         StoredEvent {
             pk,
-            sk: format!("{timestamp}#{}#{idempotency_key}", callback.event),
+            sk,
             event: callback.event.as_str().to_owned(),
             params: callback.params.into_map(),
             fields: callback.fields,
@@ -404,6 +436,53 @@ mod tests {
         assert_eq!(room_index_keys("", "2026-11-27T00:00:00.000Z", "RM1"), None);
         assert_eq!(room_index_keys("AC1", "2026-11-27T00:00:00.000Z", ""), None);
         assert_eq!(room_index_keys("AC1", "2026", "RM1"), None);
+    }
+
+    #[test]
+    fn index_keys_longer_than_dynamodb_allows_are_left_out_and_the_item_is_still_built() {
+        let at_limit = "A".repeat(MAX_SORT_KEY_BYTES - "#2026-11-27T00:00:00.000Z#RM1".len());
+        let key = room_index_keys(&at_limit, "2026-11-27T00:00:00.000Z", "RM1");
+        assert_eq!(key.map(|(_, key)| key.len()), Some(MAX_SORT_KEY_BYTES));
+        let over = format!("{at_limit}A");
+        assert_eq!(
+            room_index_keys(&over, "2026-11-27T00:00:00.000Z", "RM1"),
+            None
+        );
+        let sk = format!(
+            "2026-11-27T00:00:00.000Z#recording-completed#{}",
+            "0".repeat(64)
+        );
+        let media_limit = "A".repeat(MAX_SORT_KEY_BYTES - 1 - sk.len());
+        assert!(media_index_keys(&media_limit, &sk).is_some());
+        assert_eq!(media_index_keys(&format!("{media_limit}A"), &sk), None);
+        // A signed room-created callback with a 2,000-byte AccountSid: stored, unindexed.
+        let long = "A".repeat(2000);
+        let mut created = participant_connected(&[]);
+        created.event = EventKind::RoomCreated;
+        created.fields.account_sid = long.clone();
+        let item = StoredEvent::new(created, at("2026-11-27T08:00:01Z"), None);
+        assert_eq!((item.room_day, item.room_key), (None, None));
+    }
+
+    #[test]
+    fn media_items_carry_a_media_day_entry_of_their_own() {
+        let mut completed = participant_connected(&[]);
+        completed.event = EventKind::RecordingCompleted;
+        let item = StoredEvent::new(completed, at("2026-11-27T08:00:01Z"), None);
+        assert_eq!(item.room_day.as_deref(), Some("media#2026-11-27"));
+        assert_eq!(
+            item.room_key,
+            Some(format!("AC00000000000000000000000000000001#{}", item.sk))
+        );
+        let expected: HashMap<String, AttributeValue> =
+            serde_dynamo::to_item(&item).unwrap_or_else(|err| panic!("{err}"));
+        assert_eq!(item.into_attributes(), expected);
+        for event in [EventKind::RecordingStarted, EventKind::CompositionProgress] {
+            let mut other = participant_connected(&[]);
+            other.event = event;
+            let item = StoredEvent::new(other, at("2026-11-27T08:00:01Z"), None);
+            assert_eq!((item.room_day, item.room_key), (None, None));
+        }
     }
 
     #[test]

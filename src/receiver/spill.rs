@@ -15,7 +15,7 @@ use time::OffsetDateTime;
 
 use crate::aws::error::BackendError;
 use crate::aws::queue::{MediaQueue, SpillQueue};
-use crate::aws::store::{EventStore, Insert};
+use crate::aws::store::{EventStore, Insert, Mark};
 use crate::message::MediaMessage;
 use crate::receiver::handler::{Receiver, MAX_BODY_BYTES};
 use crate::receiver::item::StoredEvent;
@@ -93,6 +93,9 @@ pub enum SpillError {
 pub struct Restored {
     /// False when the callback was already in the table.
     pub created: bool,
+    /// When it was already in the table (stored before it was spilled): whether its item was given the
+    /// `spilled` reason now (false when it had one: a redelivery of the spill message).
+    pub marked: bool,
     /// Whether its media message was sent now.
     pub enqueued: bool,
 }
@@ -119,6 +122,7 @@ impl<S: EventStore, Q: MediaQueue, P: SpillQueue> Receiver<S, Q, P> {
                         message_id = %id,
                         outcome,
                         enqueued = restored.enqueued,
+                        marked = restored.marked,
                         "spilled callback kept"
                     );
                     crate::metrics::spill_drain(outcome);
@@ -178,7 +182,12 @@ impl<S: EventStore, Q: MediaQueue, P: SpillQueue> Receiver<S, Q, P> {
             .with_problems(&problems)
             .spilled_because(&spilled.reason);
         let message = MediaMessage::for_item(&item).filter(|_| !spilled.media_sent);
+        let key = (item.pk.clone(), item.sk.clone());
+        let reason = item.spilled.clone().unwrap_or_default();
         let created = self.store.insert(item).await? == Insert::Created;
+        // Stored before it was spilled (the write succeeded, the media send failed): mark that item.
+        let marked =
+            !created && self.store.mark_spilled(&key.0, &key.1, &reason).await? == Mark::Marked;
         let enqueued = match &message {
             Some(message) => {
                 self.queue.send(message).await?;
@@ -186,6 +195,10 @@ impl<S: EventStore, Q: MediaQueue, P: SpillQueue> Receiver<S, Q, P> {
             }
             None => false,
         };
-        Ok(Restored { created, enqueued })
+        Ok(Restored {
+            created,
+            marked,
+            enqueued,
+        })
     }
 }

@@ -252,3 +252,64 @@ async fn the_events_aws_tooling_generates_verify_with_the_url_they_carry() {
     assert!(events.contains(&"room-created".to_owned()));
     assert!(events.contains(&"participant-connected".to_owned()));
 }
+
+#[tokio::test]
+async fn a_callback_stored_before_it_was_spilled_is_marked_by_the_consumer() {
+    let world = World::new().await;
+    let (spill_url, _) = spill_queues(&world.sdk, 5).await;
+    // The table answers, the media queue does not: stored, then spilled with media_sent false.
+    let dead = sdk_at(&dead_endpoint()).await;
+    let tokens = signature::AuthTokens::parse(TOKEN).unwrap_or_else(|err| panic!("{err}"));
+    let queue_down = twilio_video_callbacks::receiver::handler::Receiver::new(
+        tokens,
+        twilio_video_callbacks::aws::store::DynamoEventStore::new(
+            aws_sdk_dynamodb::Client::new(&world.sdk),
+            &world.table,
+        ),
+        twilio_video_callbacks::aws::queue::SqsMediaQueue::new(
+            aws_sdk_sqs::Client::new(&dead),
+            &world.queue_url,
+        ),
+    )
+    .with_spill(Some(
+        twilio_video_callbacks::aws::queue::SqsSpillQueue::new(
+            aws_sdk_sqs::Client::new(&world.sdk),
+            &spill_url,
+        ),
+    ));
+    let sample_event: serde_json::Value = serde_json::from_str(&sample("recording-completed.json"))
+        .unwrap_or_else(|err| panic!("{err}"));
+    let Answer::Http(response) = invoke_with(&queue_down, sample_event).await else {
+        panic!("an API Gateway event answered as a batch")
+    };
+    assert_eq!(response.status(), 202, "{}", response.body_text());
+    let items = scan(&world.sdk, &world.table).await;
+    assert_eq!(items.len(), 1);
+    assert_eq!(items[0].spilled, None, "stored before the spill");
+
+    // The consumer: the insert finds the item, which it marks with the spill's reason, and sends the
+    // message that had not gone out. Delivered twice: marked once, the reason kept.
+    let event = receive_as_event(&world.sdk, &spill_url).await;
+    let spilled: Spilled =
+        serde_json::from_str(event.records[0].body.as_deref().unwrap_or_default())
+            .unwrap_or_else(|err| panic!("{err}"));
+    assert!(!spilled.media_sent);
+    let event = serde_json::to_value(&event).unwrap_or_else(|err| panic!("{err}"));
+    for _ in 0..2 {
+        let response = batch(invoke_with(&world.receiver, event.clone()).await);
+        assert!(response.batch_item_failures.is_empty(), "{response:?}");
+    }
+    let items = scan(&world.sdk, &world.table).await;
+    assert_eq!(items.len(), 1);
+    assert_eq!(items[0].spilled.as_deref(), Some(spilled.reason.as_str()));
+    assert!(
+        spilled.reason.contains("SQS"),
+        "the reason says what failed: {}",
+        spilled.reason
+    );
+    assert_eq!(
+        world.messages().await.len(),
+        2,
+        "sent by each delivery of the spill message (at least once)"
+    );
+}

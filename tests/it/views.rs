@@ -61,6 +61,19 @@ fn message_of(callback: &Callback) -> MediaMessage {
     .unwrap_or_else(|| panic!("a media callback"))
 }
 
+/// The item the receiver stores for `callback`.
+fn stored_as_receiver(callback: &Callback) -> StoredEvent {
+    let (parsed, _) = twilio_video_callbacks::twilio::callback::Callback::read(
+        twilio_video_callbacks::twilio::callback::Params::new(callback.params.clone()),
+        time::OffsetDateTime::now_utc(),
+    );
+    StoredEvent::new(parsed, time::OffsetDateTime::now_utc(), None)
+}
+
+fn instant(text: &str) -> time::OffsetDateTime {
+    twilio_video_callbacks::twilio::timestamp::parse(text).unwrap_or_else(|| panic!("{text}"))
+}
+
 fn binary(world: &World, args: &[&str]) -> std::process::Output {
     std::process::Command::new(env!("CARGO_BIN_EXE_twilio-video-callbacks"))
         .args(args)
@@ -149,56 +162,39 @@ async fn timeline_of_a_room_played_with_every_event_type_in_order_with_archive_o
     let timeline = rooms::room_timeline(&sdk_table(&world), &world.table, room)
         .await
         .unwrap_or_else(|err| panic!("{err}"));
-    // Every documented event, in the order of the samples' timestamps, then the outcomes after theirs.
-    // Read independently: every callback item of the partition, as the table holds it.
-    let raw = sdk_table(&world)
-        .query()
-        .table_name(&world.table)
-        .key_condition_expression("pk = :room")
-        .expression_attribute_values(
-            ":room",
-            aws_sdk_dynamodb::types::AttributeValue::S(room.into()),
-        )
-        .send()
-        .await
-        .unwrap_or_else(|err| panic!("{err:?}"));
-    let text =
-        |item: &std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>,
-         name: &str| {
-            item.get(name)
-                .and_then(|v| v.as_s().ok())
-                .cloned()
-                .unwrap_or_default()
-        };
-    let mut expected: Vec<(String, String)> = raw
-        .items()
-        .iter()
-        .filter(|item| item.contains_key("params"))
-        .map(|item| (text(item, "sk"), text(item, "event")))
-        .collect();
-    expected.sort();
-    let events: Vec<&str> = timeline
-        .rows
-        .iter()
-        .map(|row| row.event.as_str())
-        .filter(|event| !event.starts_with("media-"))
-        .collect();
-    assert_eq!(
-        events.len(),
-        17 + 2,
-        "17 samples, one malformed, one spilled"
-    );
+    // Every documented event, in the order of the samples' timestamps (read off events/*.json), the
+    // malformed and the spilled callback at their times, and each archive outcome right after the
+    // callback it resolves (an outcome's sort key has its media callback's time).
+    let events: Vec<&str> = timeline.rows.iter().map(|row| row.event.as_str()).collect();
     assert_eq!(
         events,
-        expected.iter().map(|(_, e)| e.as_str()).collect::<Vec<_>>()
+        [
+            "room-created",             // 09:00:00.000
+            "participant-connected",    // 09:00:04.120
+            "track-added",              // 09:00:04.870
+            "recording-started",        // 09:00:05.010
+            "track-disabled",           // 09:03:10.500
+            "track-enabled",            // 09:03:42.250
+            "recording-failed",         // 09:04:00.000
+            "participant-connected",    // 09:05:00.000 malformed
+            "participant-connected",    // 09:06:00.000 spilled
+            "track-removed",            // 09:14:58.400
+            "participant-disconnected", // 09:15:00.000
+            "recording-completed",      // 09:15:02.300
+            "media-archived",           // 09:15:02.300, its outcome
+            "room-ended",               // 09:20:00.000
+            "composition-enqueued",     // 09:20:01.000
+            "composition-started",      // 09:20:03.000
+            "composition-progress",     // 09:21:03.000
+            "composition-available",    // 09:23:30.000
+            "media-archive-failed",     // 09:23:30.000, its outcome
+            "composition-failed",       // 09:24:00.000
+            "composition-hook-failed",  // 09:24:30.000
+        ]
     );
     for documented in twilio_video_callbacks::twilio::callback::EventKind::DOCUMENTED {
         assert!(events.contains(documented), "{documented}");
     }
-    let times: Vec<&str> = timeline.rows.iter().map(|r| r.time.as_str()).collect();
-    let mut sorted = times.clone();
-    sorted.sort();
-    assert_eq!(times, sorted, "time order");
     let row = |event: &str| {
         timeline
             .rows
@@ -426,6 +422,20 @@ async fn rooms_of_a_day_across_two_accounts_and_a_day_boundary_and_the_migration
     )
     .await;
 
+    // A second, different room-created callback for the first room (five minutes later): listed once,
+    // at the earlier.
+    play(
+        &world,
+        &in_room(
+            "room-created.json",
+            ACCOUNT_A,
+            &first,
+            "2026-11-27T00:05:00.000Z",
+            &[("RoomName", Some("room-2"))],
+        ),
+    )
+    .await;
+
     let sids = |summaries: &[rooms::RoomSummary]| -> Vec<String> {
         summaries.iter().map(|s| s.room_sid.clone()).collect()
     };
@@ -433,6 +443,25 @@ async fn rooms_of_a_day_across_two_accounts_and_a_day_boundary_and_the_migration
         .await
         .unwrap_or_else(|err| panic!("{err}"));
     assert_eq!(sids(&all), [first.clone(), b_room.clone(), last.clone()]);
+    // Two index entries a page: the Query loops, and finds the same rooms (the first room once).
+    let paged = rooms::rooms_created_on_paged(&client, &world.table, today, None, Some(2))
+        .await
+        .unwrap_or_else(|err| panic!("{err}"));
+    assert_eq!(
+        paged.iter().map(|r| r.room_sid.clone()).collect::<Vec<_>>(),
+        [first.clone(), last.clone(), b_room.clone()],
+        "account A's rooms in order of creation, then account B's"
+    );
+    assert_eq!(paged[0].created, "2026-11-27T00:00:00.000Z");
+    // Two items a page of the room's partition: all of them (the room has 11 items).
+    let whole = rooms::room_entries(&client, &world.table, &first)
+        .await
+        .unwrap_or_else(|err| panic!("{err}"));
+    let by_two = rooms::room_entries_paged(&client, &world.table, &first, Some(2))
+        .await
+        .unwrap_or_else(|err| panic!("{err}"));
+    assert_eq!(whole.len(), 11);
+    assert_eq!(by_two, whole);
     let a = rooms::room_summaries(&client, &world.table, today, Some(ACCOUNT_A))
         .await
         .unwrap_or_else(|err| panic!("{err}"));
@@ -498,6 +527,33 @@ async fn rooms_of_a_day_across_two_accounts_and_a_day_boundary_and_the_migration
         .await
         .unwrap_or_else(|err| panic!("{err}"));
     assert_eq!(unindexed.len(), 1);
+    // And a recording of that room stored before media were indexed: invisible to replay's range.
+    let mut old_media = stored_as_receiver(&in_room(
+        "recording-completed.json",
+        ACCOUNT_B,
+        "RM000000000000000000000000000000a1",
+        "2026-11-27T06:30:00.000Z",
+        &[("RecordingSid", Some("RT000000000000000000000000000000a1"))],
+    ));
+    assert!(old_media.room_day.is_some(), "the receiver indexes it now");
+    old_media.room_day = None;
+    old_media.room_key = None;
+    let old_media_sk = old_media.sk.clone();
+    client
+        .put_item()
+        .table_name(&world.table)
+        .set_item(Some(old_media.into_attributes()))
+        .send()
+        .await
+        .unwrap_or_else(|err| panic!("{err:?}"));
+    let (since, until) = (
+        instant("2026-11-27T06:00:00Z"),
+        instant("2026-11-27T07:00:00Z"),
+    );
+    let media = rooms::media_between(&client, &world.table, since, until, None, None)
+        .await
+        .unwrap_or_else(|err| panic!("{err}"));
+    assert!(media.is_empty(), "{media:?}");
 
     // Two items a page, one page a run: resumed with the printed key until the whole table is read.
     let mut plan = IndexPlan {
@@ -523,13 +579,23 @@ async fn rooms_of_a_day_across_two_accounts_and_a_day_boundary_and_the_migration
         assert!(runs < 100, "the scan must end");
     }
     assert!(runs > 1, "resumed at least once");
-    assert_eq!(indexed, 1, "only the old room needed it");
+    assert_eq!(
+        indexed, 2,
+        "only the old room and its old recording needed it"
+    );
     let b = rooms::rooms_created_on(&client, &world.table, today, Some(ACCOUNT_B))
         .await
         .unwrap_or_else(|err| panic!("{err}"));
     assert_eq!(
         b.iter().map(|r| r.room_sid.as_str()).collect::<Vec<_>>(),
         ["RM000000000000000000000000000000a1", b_room.as_str()]
+    );
+    let media = rooms::media_between(&client, &world.table, since, until, None, None)
+        .await
+        .unwrap_or_else(|err| panic!("{err}"));
+    assert_eq!(
+        media.iter().map(|m| m.sk.as_str()).collect::<Vec<_>>(),
+        [old_media_sk.as_str()]
     );
     // A second run finds nothing left to do.
     let again = rooms::index_rooms(
@@ -547,7 +613,8 @@ async fn rooms_of_a_day_across_two_accounts_and_a_day_boundary_and_the_migration
     .unwrap_or_else(|err| panic!("{err}"));
     assert_eq!((again.indexed, again.next_start_key), (0, None));
 
-    // The binary: the same rooms as JSON; a bad resume key is refused with exit 1, a bad day with 2.
+    // The binary: the same rooms as JSON; a bad resume key, a page size out of 1..=1000, a rate that is
+    // not above 0 and a bad day are usage errors (exit 2).
     let out = binary(
         &world,
         &[
@@ -578,9 +645,42 @@ async fn rooms_of_a_day_across_two_accounts_and_a_day_boundary_and_the_migration
         .unwrap_or_default();
     assert_eq!(listed, [first.as_str(), last.as_str()]);
     assert_eq!(json["rooms"][0]["archived"], 1);
+    // TWILIO_ACCOUNT_SID in the environment filters too, and the terminal output says so.
+    let filtered = std::process::Command::new(env!("CARGO_BIN_EXE_twilio-video-callbacks"))
+        .args(["rooms", "--date", "2026-11-27"])
+        .env("EVENTS_TABLE", &world.table)
+        .env("TWILIO_ACCOUNT_SID", ACCOUNT_B)
+        .env_remove("STACK_NAME")
+        .env_remove("TWILIO_API_KEY_SID")
+        .env_remove("TWILIO_API_KEY_SECRET")
+        .output()
+        .unwrap_or_else(|err| panic!("{err}"));
+    assert_eq!(filtered.status.code(), Some(0));
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&filtered.stdout),
+        String::from_utf8_lossy(&filtered.stderr),
+    );
+    assert!(
+        stdout.contains(&b_room) && !stdout.contains(&first),
+        "{stdout}"
+    );
+    assert!(
+        stderr.contains(&format!("of account {ACCOUNT_B}")),
+        "{stderr}"
+    );
     let bad_key = binary(&world, &["index-rooms", "--start-key", "RM1"]);
-    assert_eq!(bad_key.status.code(), Some(1));
+    assert_eq!(bad_key.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&bad_key.stderr).contains("--start-key"));
+    for bad in [
+        ["--page-size", "0"],
+        ["--page-size", "1001"],
+        ["--items-per-second", "0"],
+        ["--items-per-second", "NaN"],
+        ["--items-per-second", "inf"],
+    ] {
+        let out = binary(&world, &["index-rooms", bad[0], bad[1]]);
+        assert_eq!(out.status.code(), Some(2), "{bad:?}");
+    }
     assert_eq!(
         binary(&world, &["rooms", "--date", "2026-11-27T10:00:00Z"])
             .status
@@ -617,6 +717,8 @@ async fn rooms_of_a_day_across_two_accounts_and_a_day_boundary_and_the_migration
         .unwrap_or_else(|err| panic!("{err:?}"));
     let no_index = std::process::Command::new(env!("CARGO_BIN_EXE_twilio-video-callbacks"))
         .args(["rooms", "--date", "2026-11-27", "--table", &plain])
+        .env_remove("STACK_NAME")
+        .env_remove("TWILIO_ACCOUNT_SID")
         .output()
         .unwrap_or_else(|err| panic!("{err}"));
     assert_eq!(no_index.status.code(), Some(1));
@@ -627,109 +729,165 @@ async fn rooms_of_a_day_across_two_accounts_and_a_day_boundary_and_the_migration
     );
 }
 
+/// What a queue holds, by idempotency key: (body, `event` attribute, FIFO deduplication id).
+fn by_key(messages: &[aws_sdk_sqs::types::Message]) -> BTreeMap<String, (String, String, String)> {
+    messages
+        .iter()
+        .map(|message| {
+            let body = message.body().unwrap_or_default().to_owned();
+            let parsed: MediaMessage =
+                serde_json::from_str(&body).unwrap_or_else(|err| panic!("{err}"));
+            let attribute = message
+                .message_attributes()
+                .and_then(|a| a.get("event"))
+                .and_then(|v| v.string_value())
+                .unwrap_or_default()
+                .to_owned();
+            let dedup = message
+                .attributes()
+                .and_then(|a| {
+                    a.get(&aws_sdk_sqs::types::MessageSystemAttributeName::MessageDeduplicationId)
+                })
+                .cloned()
+                .unwrap_or_default();
+            (parsed.idempotency_key, (body, attribute, dedup))
+        })
+        .collect()
+}
+
+/// (body, attribute) of each message: what must be byte-identical.
+fn contents(
+    messages: &BTreeMap<String, (String, String, String)>,
+) -> BTreeMap<String, (String, String)> {
+    messages
+        .iter()
+        .map(|(key, (body, attribute, _))| (key.clone(), (body.clone(), attribute.clone())))
+        .collect()
+}
+
 #[tokio::test]
-async fn replay_sends_exactly_the_messages_the_receiver_sent_and_nothing_outside_the_range() {
+async fn replay_by_time_range_sends_the_media_whose_callbacks_arrived_in_it_whatever_the_rooms_age()
+{
     let world = World::new().await;
     let client = sdk_table(&world);
-    let inside = room_created(&world, ACCOUNT_A, 7, "2026-11-27T09:00:00.000Z").await;
+    // Range [2026-11-27, 2026-11-28).
+    let today = room_created(&world, ACCOUNT_A, 7, "2026-11-27T09:00:00.000Z").await;
     let other_account = room_created(&world, ACCOUNT_B, 8, "2026-11-27T10:00:00.000Z").await;
-    let outside = room_created(&world, ACCOUNT_A, 9, "2026-11-26T09:00:00.000Z").await;
-    let media = |room: &str, account: &str, n: u32| {
-        vec![
-            in_room(
-                "recording-completed.json",
-                account,
-                room,
-                "2026-11-27T09:10:00.000Z",
-                &[("RecordingSid", Some(&format!("RT{n:032}")))],
-            ),
-            in_room(
-                "recording-completed.json",
-                account,
-                room,
-                "2026-11-27T09:11:00.000Z",
-                &[
-                    ("RecordingSid", Some(&format!("RT{:032}", n + 1))),
-                    ("Type", Some("audio")),
-                    ("Container", Some("mka")),
-                ],
-            ),
-            in_room(
-                "composition-available.json",
-                account,
-                room,
-                "2026-11-27T09:30:00.000Z",
-                &[("CompositionSid", Some(&format!("CJ{n:032}")))],
-            ),
-            in_room(
-                "recording-started.json",
-                account,
-                room,
-                "2026-11-27T09:01:00.000Z",
-                &[],
-            ),
-        ]
+    let yesterday = room_created(&world, ACCOUNT_A, 9, "2026-11-26T23:00:00.000Z").await;
+    // A room created a week before, whose room-created was never stored: only its composition is.
+    let older = "RM00000000000000000000000000000010".to_owned();
+    let recording = |room: &str, account: &str, at: &str, n: u32| {
+        in_room(
+            "recording-completed.json",
+            account,
+            room,
+            at,
+            &[("RecordingSid", Some(&format!("RT{n:032}")))],
+        )
     };
-    for callback in media(&inside, ACCOUNT_A, 10)
-        .iter()
-        .chain(&media(&other_account, ACCOUNT_B, 20))
-        .chain(&media(&outside, ACCOUNT_A, 30))
-    {
+    let composition = |room: &str, account: &str, at: &str, n: u32| {
+        in_room(
+            "composition-available.json",
+            account,
+            room,
+            at,
+            &[("CompositionSid", Some(&format!("CJ{n:032}")))],
+        )
+    };
+    let inside = [
+        recording(&today, ACCOUNT_A, "2026-11-27T09:10:00.000Z", 10),
+        recording(&today, ACCOUNT_A, "2026-11-27T09:11:00.000Z", 11),
+        composition(&today, ACCOUNT_A, "2026-11-27T09:30:00.000Z", 10),
+        recording(&other_account, ACCOUNT_B, "2026-11-27T10:10:00.000Z", 20),
+        composition(&other_account, ACCOUNT_B, "2026-11-27T10:30:00.000Z", 20),
+        // Created the day before, recording completed in range (the first instant of it).
+        recording(&yesterday, ACCOUNT_A, "2026-11-27T00:00:00.000Z", 30),
+        // An older room's composition, available in range.
+        composition(&older, ACCOUNT_A, "2026-11-27T23:59:59.999Z", 40),
+    ];
+    let outside = [
+        // Yesterday's room's first recording, completed yesterday.
+        recording(&yesterday, ACCOUNT_A, "2026-11-26T23:59:59.999Z", 31),
+        // Today's room's composition, available tomorrow (at --until exactly).
+        composition(&today, ACCOUNT_A, "2026-11-28T00:00:00.000Z", 11),
+    ];
+    for callback in inside.iter().chain(&outside) {
         play(&world, callback).await;
     }
-    // What the receiver sent, byte for byte, per room.
-    let sent_by_receiver = world.messages().await;
-    let by_room =
-        |messages: &[aws_sdk_sqs::types::Message]| -> BTreeMap<String, Vec<(String, String)>> {
-            let mut rooms: BTreeMap<String, Vec<(String, String)>> = BTreeMap::new();
-            for message in messages {
-                let body = message.body().unwrap_or_default().to_owned();
-                let parsed: MediaMessage =
-                    serde_json::from_str(&body).unwrap_or_else(|err| panic!("{err}"));
-                let attribute = message
-                    .message_attributes()
-                    .and_then(|a| a.get("event"))
-                    .and_then(|v| v.string_value())
-                    .unwrap_or_default()
-                    .to_owned();
-                rooms
-                    .entry(parsed.room_sid)
-                    .or_default()
-                    .push((body, attribute));
-            }
-            for list in rooms.values_mut() {
-                list.sort();
-            }
-            rooms
-        };
-    let receiver = by_room(&sent_by_receiver);
-    assert_eq!(receiver.len(), 3);
-    assert!(receiver.values().all(|list| list.len() == 3));
+    // Not media: never replayed.
+    play(
+        &world,
+        &in_room(
+            "recording-started.json",
+            ACCOUNT_A,
+            &today,
+            "2026-11-27T09:01:00.000Z",
+            &[],
+        ),
+    )
+    .await;
+    let sent_by_receiver = by_key(&world.messages().await);
+    assert_eq!(sent_by_receiver.len(), 9);
+    let key_of = |callback: &Callback| message_of(callback).idempotency_key;
+    let expected = |callbacks: &[&Callback]| -> BTreeMap<String, (String, String)> {
+        let keys: Vec<String> = callbacks.iter().map(|c| key_of(c)).collect();
+        contents(&sent_by_receiver)
+            .into_iter()
+            .filter(|(key, _)| keys.contains(key))
+            .collect()
+    };
+    let in_range = expected(&inside.iter().collect::<Vec<_>>());
+    assert_eq!(in_range.len(), 7);
 
-    // Dry run: counts, sends nothing.
-    let since = twilio_video_callbacks::twilio::timestamp::parse("2026-11-27T00:00:00Z")
-        .unwrap_or_else(|| panic!("time"));
-    let until = twilio_video_callbacks::twilio::timestamp::parse("2026-11-28T00:00:00Z")
-        .unwrap_or_else(|| panic!("time"));
-    let found = rooms::rooms_created_between(&client, &world.table, since, until, None)
+    // The index's media entries of the range, a page of two at a time.
+    let (since, until) = (
+        instant("2026-11-27T00:00:00Z"),
+        instant("2026-11-28T00:00:00Z"),
+    );
+    let found = rooms::media_between(&client, &world.table, since, until, None, Some(2))
         .await
         .unwrap_or_else(|err| panic!("{err}"));
-    let found: Vec<String> = found.into_iter().map(|r| r.room_sid).collect();
-    assert_eq!(found, [inside.clone(), other_account.clone()]);
+    assert_eq!(found.len(), 7, "{found:?}");
+    assert_eq!(
+        found,
+        rooms::media_between(&client, &world.table, since, until, None, None)
+            .await
+            .unwrap_or_else(|err| panic!("{err}"))
+    );
+
+    // Dry run: counts, sends nothing.
     let queue = twilio_video_callbacks::aws::queue::SqsMediaQueue::new(
         aws_sdk_sqs::Client::new(&world.sdk),
         &world.queue_url,
     );
-    let dry = rooms::replay(&client, &world.table, Some(&queue), &found, true)
-        .await
-        .unwrap_or_else(|err| panic!("{err}"));
-    assert_eq!((dry.rooms, dry.messages, dry.sent), (2, 6, 0));
+    let dry = rooms::replay_between(
+        &client,
+        &world.table,
+        Some(&queue),
+        since,
+        until,
+        None,
+        true,
+        "run-1",
+    )
+    .await
+    .unwrap_or_else(|err| panic!("{err}"));
+    assert_eq!((dry.rooms, dry.messages, dry.sent), (4, 7, 0));
     assert!(world.messages().await.is_empty(), "a dry run sends nothing");
 
-    // For real: exactly the receiver's messages for the rooms in range, none for the room outside.
-    let report = rooms::replay(&client, &world.table, Some(&queue), &found, false)
-        .await
-        .unwrap_or_else(|err| panic!("{err}"));
+    // For real: exactly the receiver's messages of the range, byte for byte, and nothing else.
+    let report = rooms::replay_between(
+        &client,
+        &world.table,
+        Some(&queue),
+        since,
+        until,
+        None,
+        false,
+        "run-2",
+    )
+    .await
+    .unwrap_or_else(|err| panic!("{err}"));
     assert_eq!(
         (
             report.rooms,
@@ -737,21 +895,18 @@ async fn replay_sends_exactly_the_messages_the_receiver_sent_and_nothing_outside
             report.sent,
             report.unbuildable
         ),
-        (2, 6, 6, 0)
+        (4, 7, 7, 0)
     );
     assert_eq!(
         report.by_event,
         BTreeMap::from([
-            ("composition-available".to_owned(), 2),
+            ("composition-available".to_owned(), 3),
             ("recording-completed".to_owned(), 4)
         ])
     );
-    let replayed = by_room(&world.messages().await);
-    assert_eq!(replayed.get(&inside), receiver.get(&inside));
-    assert_eq!(replayed.get(&other_account), receiver.get(&other_account));
-    assert!(!replayed.contains_key(&outside));
+    assert_eq!(contents(&by_key(&world.messages().await)), in_range);
 
-    // The binary: --since/--until of one account through the index; --room alone; exit 0.
+    // The binary: one account's media of the range; --room alone; exit statuses.
     let out = binary(
         &world,
         &[
@@ -775,34 +930,107 @@ async fn replay_sends_exactly_the_messages_the_receiver_sent_and_nothing_outside
         serde_json::from_slice(&out.stdout).unwrap_or_else(|err| panic!("{err}"));
     assert_eq!(
         (json["rooms"].as_u64(), json["sent"].as_u64()),
-        (Some(1), Some(3))
+        (Some(3), Some(5))
     );
-    let replayed = by_room(&world.messages().await);
-    assert_eq!(replayed.keys().collect::<Vec<_>>(), [&inside]);
-    assert_eq!(replayed.get(&inside), receiver.get(&inside));
+    let account_a: Vec<&Callback> = inside
+        .iter()
+        .filter(|c| {
+            c.params
+                .iter()
+                .any(|(k, v)| k == "AccountSid" && v == ACCOUNT_A)
+        })
+        .collect();
+    assert_eq!(
+        contents(&by_key(&world.messages().await)),
+        expected(&account_a)
+    );
     let out = binary(
         &world,
-        &["replay", "--room", &outside, "--dry-run", "--json"],
+        &["replay", "--room", &yesterday, "--dry-run", "--json"],
     );
     assert_eq!(out.status.code(), Some(0));
     let json: serde_json::Value =
         serde_json::from_slice(&out.stdout).unwrap_or_else(|err| panic!("{err}"));
     assert_eq!(
         (json["messages"].as_u64(), json["sent"].as_u64()),
-        (Some(3), Some(0))
+        (Some(2), Some(0)),
+        "the room's two recordings, whenever they completed"
     );
     assert!(world.messages().await.is_empty());
-    // Usage: --room and --since together, or neither, is exit 2.
-    assert_eq!(
-        binary(
-            &world,
-            &["replay", "--room", &outside, "--since", "2026-11-27"]
-        )
-        .status
-        .code(),
-        Some(2)
+    // A room the table holds nothing for: exit 1, saying so.
+    let missing = binary(
+        &world,
+        &["replay", "--room", "RM000000000000000000000000000000ff"],
     );
-    assert_eq!(binary(&world, &["replay"]).status.code(), Some(2));
+    assert_eq!(missing.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("holds nothing"));
+    // Usage: --room and --since together, neither, or --until not after --since: exit 2.
+    for args in [
+        vec!["replay", "--room", today.as_str(), "--since", "2026-11-27"],
+        vec!["replay"],
+        vec!["replay", "--since", "2026-11-28", "--until", "2026-11-27"],
+        vec!["replay", "--since", "2026-11-27", "--until", "2026-11-27"],
+    ] {
+        let out = binary(&world, &args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+    }
+    assert!(world.messages().await.is_empty());
+}
+
+#[tokio::test]
+async fn a_replay_to_a_fifo_queue_within_its_deduplication_window_is_delivered() {
+    let world = World::with_queue_name(&format!("{}.fifo", unique("media"))).await;
+    let room = room_created(&world, ACCOUNT_A, 50, "2026-11-27T09:00:00.000Z").await;
+    for n in 0..2 {
+        play(
+            &world,
+            &in_room(
+                "recording-completed.json",
+                ACCOUNT_A,
+                &room,
+                &format!("2026-11-27T09:1{n}:00.000Z"),
+                &[("RecordingSid", Some(&format!("RT{:032}", 50 + n)))],
+            ),
+        )
+        .await;
+    }
+    // The receiver's two messages stay on the queue (moto, like SQS, deduplicates against them): the
+    // replay comes well within SQS's 5-minute window, twice by the same run (a retried run).
+    let queue = twilio_video_callbacks::aws::queue::SqsMediaQueue::new(
+        aws_sdk_sqs::Client::new(&world.sdk),
+        &world.queue_url,
+    );
+    for _ in 0..2 {
+        let report = rooms::replay_room(
+            &sdk_table(&world),
+            &world.table,
+            Some(&queue),
+            &room,
+            false,
+            "42",
+        )
+        .await
+        .unwrap_or_else(|err| panic!("{err}"));
+        assert_eq!(report.sent, 2);
+    }
+    // On the queue: the receiver's two and the replay's two (its second send deduplicated), the
+    // replayed ones byte-identical to the receiver's but for their deduplication id.
+    let messages = world.messages().await;
+    assert_eq!(messages.len(), 4, "{messages:?}");
+    let (original, replayed): (Vec<_>, Vec<_>) = messages.into_iter().partition(|m| {
+        m.attributes()
+            .and_then(|a| {
+                a.get(&aws_sdk_sqs::types::MessageSystemAttributeName::MessageDeduplicationId)
+            })
+            .is_some_and(|dedup| !dedup.contains(":replay:"))
+    });
+    let (original, replayed) = (by_key(&original), by_key(&replayed));
+    assert_eq!(original.len(), 2);
+    assert!(original.iter().all(|(key, (_, _, dedup))| dedup == key));
+    assert_eq!(contents(&replayed), contents(&original));
+    for (key, (_, _, dedup)) in &replayed {
+        assert_eq!(dedup, &format!("{key}:replay:42"));
+    }
 }
 
 #[test]
@@ -815,6 +1043,7 @@ fn the_table_subcommands_have_help_with_examples_and_need_no_twilio_key() {
             .env_remove("TWILIO_API_KEY_SECRET")
             .env_remove("EVENTS_TABLE")
             .env_remove("STACK_NAME")
+            .env_remove("TWILIO_ACCOUNT_SID")
             .output()
             .unwrap_or_else(|err| panic!("{err}"))
     };

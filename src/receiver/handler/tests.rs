@@ -3,7 +3,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use super::*;
 use crate::aws::error::Service;
 use crate::aws::queue::{MemoryMediaQueue, MemorySpillQueue};
-use crate::aws::store::MemoryEventStore;
+use crate::aws::store::{Mark, MemoryEventStore};
 
 const TOKEN: &str = "unit-test-token";
 const URL: &str = "https://hooks.example.com/twilio/video";
@@ -183,6 +183,10 @@ impl EventStore for Flaky<MemoryEventStore> {
             });
         }
         self.inner.insert(event).await
+    }
+
+    async fn mark_spilled(&self, pk: &str, sk: &str, reason: &str) -> Result<Mark, BackendError> {
+        self.inner.mark_spilled(pk, sk, reason).await
     }
 }
 
@@ -588,12 +592,38 @@ async fn a_failed_send_is_spilled_and_the_consumer_sends_the_message() {
             restored,
             Ok(crate::receiver::spill::Restored {
                 created: false,
+                marked: true,
                 enqueued: true
             })
         ),
         "{restored:?}"
     );
     assert_eq!(receiver.queue().inner.sent().len(), 1);
+    // The item stored before the spill now says it was spilled, and why.
+    let items = receiver.store().items();
+    assert_eq!(items.len(), 1);
+    assert_eq!(
+        items[0].spilled.as_deref(),
+        Some(spilled[0].reason.as_str())
+    );
+    assert!(!spilled[0].reason.is_empty());
+    // The spill message delivered again: the reason is kept, nothing marked twice.
+    let again = receiver.restore(&message).await;
+    assert!(
+        matches!(
+            again,
+            Ok(crate::receiver::spill::Restored {
+                created: false,
+                marked: false,
+                ..
+            })
+        ),
+        "{again:?}"
+    );
+    assert_eq!(
+        receiver.store().items()[0].spilled.as_deref(),
+        Some(spilled[0].reason.as_str())
+    );
 }
 
 #[tokio::test]
