@@ -162,6 +162,12 @@ pub fn document(
 fn push_str(out: &mut String, value: &str) {
     use std::fmt::Write as _;
     out.push('"');
+    // Names, event and outcome words never need escaping: copy them whole.
+    if !value.bytes().any(|b| b == b'"' || b == b'\\' || b < 0x20) {
+        out.push_str(value);
+        out.push('"');
+        return;
+    }
     for c in value.chars() {
         match c {
             '"' => out.push_str("\\\""),
