@@ -574,41 +574,31 @@ async fn read_table(
             })
             .await
             .map_err(|err| err.to_string())?;
-            if json {
-                println!(
-                    "{}",
-                    serde_json::to_string(&report).map_err(|err| err.to_string())?
-                );
-            } else {
-                let mut out = Table::new();
-                out.load_preset(UTF8_FULL_CONDENSED);
-                out.add_row(vec!["items scanned".to_owned(), report.scanned.to_string()]);
-                out.add_row(vec![
-                    "items indexed now".to_owned(),
-                    report.indexed.to_string(),
-                ]);
-                out.add_row(vec![
-                    "  of which media".to_owned(),
-                    report.media_indexed.to_string(),
-                ]);
-                out.add_row(vec![
-                    "items already indexed".to_owned(),
-                    report.already_indexed.to_string(),
-                ]);
-                out.add_row(vec![
-                    "items that cannot be indexed".to_owned(),
-                    report.skipped.to_string(),
-                ]);
-                out.add_row(clean(vec![
-                    "resume with".to_owned(),
-                    report
-                        .next_start_key
-                        .as_ref()
-                        .map(|key| format!("--start-key '{key}'"))
-                        .unwrap_or("(done: the whole table was read)".into()),
-                ]));
-                println!("{out}");
-            }
+            print_report(
+                json,
+                &report,
+                vec![
+                    ("items scanned".into(), report.scanned.to_string()),
+                    ("items indexed now".into(), report.indexed.to_string()),
+                    ("  of which media".into(), report.media_indexed.to_string()),
+                    (
+                        "items already indexed".into(),
+                        report.already_indexed.to_string(),
+                    ),
+                    (
+                        "items that cannot be indexed".into(),
+                        report.skipped.to_string(),
+                    ),
+                    (
+                        "resume with".into(),
+                        report
+                            .next_start_key
+                            .as_ref()
+                            .map(|key| format!("--start-key '{key}'"))
+                            .unwrap_or("(done: the whole table was read)".into()),
+                    ),
+                ],
+            )?;
         }
         Command::Replay {
             room,
@@ -636,42 +626,32 @@ async fn read_table(
                 (None, None) => return Err("give --room or --since".into()),
             }
             .map_err(|err| err.to_string())?;
-            if json {
-                println!(
-                    "{}",
-                    serde_json::to_string(&report).map_err(|err| err.to_string())?
+            let mut rows = vec![
+                ("rooms".to_owned(), report.rooms.to_string()),
+                ("media messages".to_owned(), report.messages.to_string()),
+            ];
+            for (event, n) in &report.by_event {
+                rows.push((format!("  {event}"), n.to_string()));
+            }
+            rows.push((
+                "sent".to_owned(),
+                if report.dry_run {
+                    "0 (dry run)".into()
+                } else {
+                    report.sent.to_string()
+                },
+            ));
+            rows.push((
+                "media callbacks without a message".to_owned(),
+                report.unbuildable.to_string(),
+            ));
+            print_report(json, &report, rows)?;
+            if !json && room.is_none() {
+                eprintln!(
+                    "media whose callbacks arrived in the range{} (run {})",
+                    filter_note(account),
+                    report.run_id
                 );
-            } else {
-                let mut out = Table::new();
-                out.load_preset(UTF8_FULL_CONDENSED);
-                out.add_row(vec!["rooms".to_owned(), report.rooms.to_string()]);
-                out.add_row(vec![
-                    "media messages".to_owned(),
-                    report.messages.to_string(),
-                ]);
-                for (event, n) in &report.by_event {
-                    out.add_row(clean(vec![format!("  {event}"), n.to_string()]));
-                }
-                out.add_row(vec![
-                    "sent".to_owned(),
-                    if report.dry_run {
-                        "0 (dry run)".into()
-                    } else {
-                        report.sent.to_string()
-                    },
-                ]);
-                out.add_row(vec![
-                    "media callbacks without a message".to_owned(),
-                    report.unbuildable.to_string(),
-                ]);
-                println!("{out}");
-                if room.is_none() {
-                    eprintln!(
-                        "media whose callbacks arrived in the range{} (run {})",
-                        filter_note(account),
-                        report.run_id
-                    );
-                }
             }
         }
         Command::Backfill { .. } | Command::Reconcile { .. } | Command::Prune { .. } => {
@@ -679,6 +659,28 @@ async fn read_table(
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// A report as one JSON line (`--json`), or as a two-column table of `rows` (escaped) on the terminal.
+fn print_report<T: serde::Serialize>(
+    json: bool,
+    report: &T,
+    rows: Vec<(String, String)>,
+) -> Result<(), String> {
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string(report).map_err(|err| err.to_string())?
+        );
+    } else {
+        let mut out = Table::new();
+        out.load_preset(UTF8_FULL_CONDENSED);
+        for (name, value) in rows {
+            out.add_row(clean(vec![name, value]));
+        }
+        println!("{out}");
+    }
+    Ok(())
 }
 
 async fn stack_outputs(

@@ -87,6 +87,18 @@ fn binary(world: &World, args: &[&str]) -> std::process::Output {
         .unwrap_or_else(|err| panic!("{err}"))
 }
 
+/// The one JSON document the binary prints for `args` (with `--json`), which must succeed.
+fn binary_json(world: &World, args: &[&str]) -> serde_json::Value {
+    let out = binary(world, args);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|err| panic!("{err}"))
+}
+
 #[tokio::test]
 async fn timeline_of_a_room_played_with_every_event_type_in_order_with_archive_outcomes() {
     let world = World::new().await;
@@ -615,7 +627,7 @@ async fn rooms_of_a_day_across_two_accounts_and_a_day_boundary_and_the_migration
 
     // The binary: the same rooms as JSON; a bad resume key, a page size out of 1..=1000, a rate that is
     // not above 0 and a bad day are usage errors (exit 2).
-    let out = binary(
+    let json = binary_json(
         &world,
         &[
             "rooms",
@@ -626,14 +638,6 @@ async fn rooms_of_a_day_across_two_accounts_and_a_day_boundary_and_the_migration
             "--json",
         ],
     );
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let json: serde_json::Value =
-        serde_json::from_slice(&out.stdout).unwrap_or_else(|err| panic!("{err}"));
     let listed: Vec<&str> = json["rooms"]
         .as_array()
         .map(|rooms| {
@@ -907,7 +911,7 @@ async fn replay_by_time_range_sends_the_media_whose_callbacks_arrived_in_it_what
     assert_eq!(contents(&by_key(&world.messages().await)), in_range);
 
     // The binary: one account's media of the range; --room alone; exit statuses.
-    let out = binary(
+    let json = binary_json(
         &world,
         &[
             "replay",
@@ -920,14 +924,6 @@ async fn replay_by_time_range_sends_the_media_whose_callbacks_arrived_in_it_what
             "--json",
         ],
     );
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let json: serde_json::Value =
-        serde_json::from_slice(&out.stdout).unwrap_or_else(|err| panic!("{err}"));
     assert_eq!(
         (json["rooms"].as_u64(), json["sent"].as_u64()),
         (Some(3), Some(5))
@@ -944,13 +940,10 @@ async fn replay_by_time_range_sends_the_media_whose_callbacks_arrived_in_it_what
         contents(&by_key(&world.messages().await)),
         expected(&account_a)
     );
-    let out = binary(
+    let json = binary_json(
         &world,
         &["replay", "--room", &yesterday, "--dry-run", "--json"],
     );
-    assert_eq!(out.status.code(), Some(0));
-    let json: serde_json::Value =
-        serde_json::from_slice(&out.stdout).unwrap_or_else(|err| panic!("{err}"));
     assert_eq!(
         (json["messages"].as_u64(), json["sent"].as_u64()),
         (Some(2), Some(0)),
