@@ -107,6 +107,13 @@ pub fn document(
     values: &[(&str, f64)],
     directives: &[Directive<'_>],
 ) -> String {
+    let mut out = head(timestamp_ms, dimensions, values);
+    out.push_str(&tail(namespace, directives));
+    out
+}
+
+/// The document up to its timestamp: the members, then `"_aws":{"Timestamp":…`.
+fn head(timestamp_ms: u64, dimensions: &[(&str, &str)], values: &[(&str, f64)]) -> String {
     use std::fmt::Write as _;
     let mut out = String::with_capacity(384);
     out.push('{');
@@ -122,10 +129,14 @@ pub fn document(
         let value = if value.is_finite() { *value } else { 0.0 };
         let _ = write!(out, ":{value},");
     }
-    let _ = write!(
-        out,
-        "\"_aws\":{{\"Timestamp\":{timestamp_ms},\"CloudWatchMetrics\":["
-    );
+    let _ = write!(out, "\"_aws\":{{\"Timestamp\":{timestamp_ms}");
+    out
+}
+
+/// The rest of the document, the same for every document of a kind: `,"CloudWatchMetrics":[…]}}`.
+fn tail(namespace: &str, directives: &[Directive<'_>]) -> String {
+    let mut out = String::with_capacity(256);
+    out.push_str(",\"CloudWatchMetrics\":[");
     for (d, directive) in directives.iter().enumerate() {
         out.push_str(if d == 0 {
             "{\"Namespace\":"
@@ -232,22 +243,30 @@ pub fn callback_document(
     outcome: &str,
     ms: f64,
 ) -> String {
-    document(
-        namespace,
+    const DIRECTIVES: &[Directive<'static>] = &[
+        Directive {
+            sets: &[&["Event", "Outcome"], &["Outcome"]],
+            metrics: &[(CALLBACKS, Unit::Count)],
+        },
+        Directive {
+            sets: &[&["Outcome"]],
+            metrics: &[(HANDLING_TIME, Unit::Milliseconds)],
+        },
+    ];
+    // The directives are the same for every callback: written once per namespace (one, in a function).
+    static TAIL: OnceLock<(String, String)> = OnceLock::new();
+    let cached = TAIL.get_or_init(|| (namespace.to_owned(), tail(namespace, DIRECTIVES)));
+    let mut out = head(
         timestamp_ms,
         &[("Event", event), ("Outcome", outcome)],
         &[(CALLBACKS, 1.0), (HANDLING_TIME, ms)],
-        &[
-            Directive {
-                sets: &[&["Event", "Outcome"], &["Outcome"]],
-                metrics: &[(CALLBACKS, Unit::Count)],
-            },
-            Directive {
-                sets: &[&["Outcome"]],
-                metrics: &[(HANDLING_TIME, Unit::Milliseconds)],
-            },
-        ],
-    )
+    );
+    if cached.0 == namespace {
+        out.push_str(&cached.1);
+    } else {
+        out.push_str(&tail(namespace, DIRECTIVES));
+    }
+    out
 }
 
 /// The document for one spilled callback taken off the spill queue: `SpillDrains` (1) by outcome.

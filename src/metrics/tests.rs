@@ -290,3 +290,31 @@ fn handling_time_is_by_outcome_only() {
     );
     assert_eq!(directives[1]["Metrics"][0]["Name"], HANDLING_TIME);
 }
+
+#[test]
+fn the_cached_directives_write_the_same_document_for_any_namespace() {
+    let generic = |namespace: &str| {
+        document(
+            namespace,
+            9,
+            &[("Event", "room-ended"), ("Outcome", "duplicate")],
+            &[(CALLBACKS, 1.0), (HANDLING_TIME, 1.5)],
+            &[
+                Directive {
+                    sets: &[&["Event", "Outcome"], &["Outcome"]],
+                    metrics: &[(CALLBACKS, Unit::Count)],
+                },
+                Directive {
+                    sets: &[&["Outcome"]],
+                    metrics: &[(HANDLING_TIME, Unit::Milliseconds)],
+                },
+            ],
+        )
+    };
+    // Whichever namespace the cache was filled with, every namespace gets its own directives.
+    for namespace in ["A", "TwilioVideoCallbacks/stack-b", "A"] {
+        let line = callback_document(namespace, 9, "room-ended", "duplicate", 1.5);
+        assert_eq!(line, generic(namespace));
+        assert!(violations(&line).0.is_empty(), "{line}");
+    }
+}
