@@ -127,7 +127,7 @@ class Runtime(runtime_api.Handler):
 Server = runtime_api.Server
 
 
-def message(sid, size, media_base):
+def message(sid, size):
     return {
         "schema_version": 1, "event": "recording-completed", "idempotency_key": f"bench-{sid}",
         "account_sid": ACCOUNT, "room_sid": ROOM, "recording_sid": sid, "container": "mkv",
@@ -150,7 +150,7 @@ def run_ours(bootstrap, env, jobs):
     """jobs: [(sid, size)] in one SQS event. Returns seconds, peak RSS (MiB) and CPU seconds of the copy."""
     server = Server(("127.0.0.1", 0), Runtime)
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    event = {"Records": [{"messageId": sid, "body": json.dumps(message(sid, size, None)),
+    event = {"Records": [{"messageId": sid, "body": json.dumps(message(sid, size)),
                           "eventSource": "aws:sqs"} for sid, size in jobs]}
     Runtime.state = {"event": event, "lock": threading.Lock(), "served": False, "done": threading.Event()}
     process = subprocess.Popen([bootstrap], env=dict(env, AWS_LAMBDA_RUNTIME_API=f"127.0.0.1:{server.server_address[1]}"),

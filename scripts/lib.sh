@@ -25,9 +25,12 @@ ensure_venv() {
   export PATH="$VENV/bin:$PATH"
 }
 
-# ensure_checkov: checkov in .venv-checkov (its dependencies conflict with aws-sam-cli's).
+# ensure_checkov: checkov in a virtualenv of its own (its dependencies conflict with aws-sam-cli's), kept
+# outside the repository, in the user's cache: its ~300 third-party packages (and whatever their sources
+# mention) stay out of the project's tree.
 ensure_checkov() {
-  local venv="$ROOT/.venv-checkov"
+  local venv="${XDG_CACHE_HOME:-$HOME/.cache}/twilio-video-callbacks/venv-checkov"
+  mkdir -p "$(dirname "$venv")"
   local stamp="$venv/.installed-$(sha256sum < "$ROOT/scripts/requirements-checkov.txt" | cut -c1-16)"
   if [ ! -f "$stamp" ]; then
     say "installing checkov into $venv"

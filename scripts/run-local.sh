@@ -34,18 +34,27 @@ cargo lambda watch --quiet --ignore-changes --invoke-address 127.0.0.1 --invoke-
   >"$LOCAL/watch.log" 2>&1 &
 STARTED_PIDS+=("$!")
 
+# invoke FUNCTION FILE: the function's answer to the event in FILE, on stdout. The emulator compiles and
+# starts a function on its first invoke: wait for it, up to a minute.
+invoke() {
+  local out attempt
+  for attempt in $(seq 1 60); do
+    if out="$(cargo lambda invoke "$1" --invoke-address 127.0.0.1 --invoke-port "$INVOKE_PORT" \
+                --data-file "$2" --output-format json 2>&1)"; then
+      printf '%s\n' "$out"
+      return 0
+    fi
+    sleep 1
+  done
+  echo "$out" >&2
+  tail -40 "$LOCAL/watch.log" >&2
+  return 1
+}
+
 say "invoking callback-receiver with every file in events/"
 for file in events/*.json; do
   [ "$(basename "$file")" = env.json ] && continue
-  for attempt in $(seq 1 60); do
-    if out="$(cargo lambda invoke callback-receiver --invoke-address 127.0.0.1 --invoke-port "$INVOKE_PORT" \
-                --data-file "$file" --output-format json 2>&1)"; then
-      break
-    fi
-    # The emulator compiles and starts the function on the first invoke; wait for it.
-    if [ "$attempt" = 60 ]; then echo "$out" >&2; tail -40 "$LOCAL/watch.log" >&2; exit 1; fi
-    sleep 1
-  done
+  out="$(invoke callback-receiver "$file")"
   printf '%-34s %s\n' "$(basename "$file")" "$(python3 -c 'import json,sys; r=json.load(sys.stdin); print(r["statusCode"], r.get("body",""))' <<<"$out")"
 done
 
@@ -62,14 +71,7 @@ python3 scripts/fake_twilio_media.py "$MEDIA_PORT" "$KEY_SID" "$KEY_SECRET" $SPE
 STARTED_PIDS+=("$!")
 for _ in $(seq 1 100); do grep -q ready "$LOCAL/twilio-media.log" 2>/dev/null && break; sleep 0.1; done
 echo "serving, with Twilio's redirect to a short-lived URL: $SPECS"
-for attempt in $(seq 1 60); do
-  if archived="$(cargo lambda invoke media-archiver --invoke-address 127.0.0.1 --invoke-port "$INVOKE_PORT" \
-                   --data-file "$LOCAL/media-event.json" --output-format json 2>&1)"; then
-    break
-  fi
-  if [ "$attempt" = 60 ]; then echo "$archived" >&2; tail -40 "$LOCAL/watch.log" >&2; exit 1; fi
-  sleep 1
-done
+archived="$(invoke media-archiver "$LOCAL/media-event.json")"
 python3 scripts/local_archive.py ack "$QUEUE" "$LOCAL/media-event.json" <<<"$archived"
 python3 scripts/local_archive.py show "$BUCKET" "$TABLE"
 echo

@@ -75,14 +75,10 @@ fn instant(text: &str) -> time::OffsetDateTime {
 }
 
 fn binary(world: &World, args: &[&str]) -> std::process::Output {
-    std::process::Command::new(env!("CARGO_BIN_EXE_twilio-video-callbacks"))
+    operator_cli()
         .args(args)
         .env("EVENTS_TABLE", &world.table)
         .env("MEDIA_QUEUE_URL", &world.queue_url)
-        .env_remove("STACK_NAME")
-        .env_remove("TWILIO_ACCOUNT_SID")
-        .env_remove("TWILIO_API_KEY_SID")
-        .env_remove("TWILIO_API_KEY_SECRET")
         .output()
         .unwrap_or_else(|err| panic!("{err}"))
 }
@@ -650,13 +646,10 @@ async fn rooms_of_a_day_across_two_accounts_and_a_day_boundary_and_the_migration
     assert_eq!(listed, [first.as_str(), last.as_str()]);
     assert_eq!(json["rooms"][0]["archived"], 1);
     // TWILIO_ACCOUNT_SID in the environment filters too, and the terminal output says so.
-    let filtered = std::process::Command::new(env!("CARGO_BIN_EXE_twilio-video-callbacks"))
+    let filtered = operator_cli()
         .args(["rooms", "--date", "2026-11-27"])
         .env("EVENTS_TABLE", &world.table)
         .env("TWILIO_ACCOUNT_SID", ACCOUNT_B)
-        .env_remove("STACK_NAME")
-        .env_remove("TWILIO_API_KEY_SID")
-        .env_remove("TWILIO_API_KEY_SECRET")
         .output()
         .unwrap_or_else(|err| panic!("{err}"));
     assert_eq!(filtered.status.code(), Some(0));
@@ -719,10 +712,8 @@ async fn rooms_of_a_day_across_two_accounts_and_a_day_boundary_and_the_migration
         .send()
         .await
         .unwrap_or_else(|err| panic!("{err:?}"));
-    let no_index = std::process::Command::new(env!("CARGO_BIN_EXE_twilio-video-callbacks"))
+    let no_index = operator_cli()
         .args(["rooms", "--date", "2026-11-27", "--table", &plain])
-        .env_remove("STACK_NAME")
-        .env_remove("TWILIO_ACCOUNT_SID")
         .output()
         .unwrap_or_else(|err| panic!("{err}"));
     assert_eq!(no_index.status.code(), Some(1));
@@ -1028,15 +1019,9 @@ async fn a_replay_to_a_fifo_queue_within_its_deduplication_window_is_delivered()
 
 #[test]
 fn the_table_subcommands_have_help_with_examples_and_need_no_twilio_key() {
-    let program = env!("CARGO_BIN_EXE_twilio-video-callbacks");
     let run = |args: &[&str]| {
-        std::process::Command::new(program)
+        operator_cli()
             .args(args)
-            .env_remove("TWILIO_API_KEY_SID")
-            .env_remove("TWILIO_API_KEY_SECRET")
-            .env_remove("EVENTS_TABLE")
-            .env_remove("STACK_NAME")
-            .env_remove("TWILIO_ACCOUNT_SID")
             .output()
             .unwrap_or_else(|err| panic!("{err}"))
     };

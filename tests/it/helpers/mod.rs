@@ -532,6 +532,24 @@ pub fn http_api_event(
     })
 }
 
+/// The operator's program, without any of the settings a developer's shell may hold (stack, table, queue,
+/// account, API key): each test sets what it means.
+#[cfg(feature = "operator")]
+pub fn operator_cli() -> std::process::Command {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_twilio-video-callbacks"));
+    for name in [
+        "STACK_NAME",
+        "EVENTS_TABLE",
+        "MEDIA_QUEUE_URL",
+        "TWILIO_ACCOUNT_SID",
+        "TWILIO_API_KEY_SID",
+        "TWILIO_API_KEY_SECRET",
+    ] {
+        command.env_remove(name);
+    }
+    command
+}
+
 #[cfg(feature = "operator")]
 pub mod fake_rest;
 pub mod fake_twilio;
