@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every check and test: formatting, lints, the sample events, the SAM template, unit and integration
-# tests (against moto's DynamoDB and SQS on loopback). Installs what it needs into .venv; stops what it starts.
+# tests (against moto's DynamoDB, SQS and S3 on loopback). Installs what it needs into .venv (checkov into
+# ~/.cache/twilio-video-callbacks, see lib.sh); stops what it starts.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
