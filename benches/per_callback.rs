@@ -10,7 +10,6 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use base64::Engine as _;
 use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughput};
 use time::OffsetDateTime;
-use twilio_video_callbacks::message::MediaMessage;
 use twilio_video_callbacks::metrics;
 use twilio_video_callbacks::receiver::item::StoredEvent;
 use twilio_video_callbacks::twilio::callback::{Callback, EventKind, Params};
@@ -73,7 +72,8 @@ fn process(
     let callback = Callback::parse(params).unwrap_or_else(|err| panic!("{err}"));
     let event = metrics::event_dimension(Some(callback.event.as_str()), true);
     let item = StoredEvent::new(callback, now, Some(30));
-    let message = MediaMessage::for_item(&item)
+    let message = item
+        .media_message()
         .map(|message| serde_json::to_string(&message).unwrap_or_else(|err| panic!("{err}")));
     let attributes = item.into_attributes();
     black_box(metrics::callback_document(
@@ -117,7 +117,7 @@ fn per_callback(c: &mut Criterion) {
                     ));
                     let callback = Callback::parse(params).unwrap_or_else(|err| panic!("{err}"));
                     let item = StoredEvent::new(callback, now, Some(30));
-                    let message = MediaMessage::for_item(&item).map(|message| {
+                    let message = item.media_message().map(|message| {
                         serde_json::to_string(&message).unwrap_or_else(|err| panic!("{err}"))
                     });
                     black_box((item, message));
@@ -189,7 +189,7 @@ fn per_callback(c: &mut Criterion) {
     stages.bench_function("build_message_json", |b| {
         b.iter(|| {
             for item in &items {
-                let message = MediaMessage::for_item(item);
+                let message = item.media_message();
                 black_box(message.map(|m| serde_json::to_string(&m).unwrap_or_default()));
             }
         })

@@ -8,7 +8,6 @@
 
 use time::{Duration, OffsetDateTime};
 use twilio_video_callbacks::archiver::rules::{ArchiveRecord, Archived};
-use twilio_video_callbacks::message::MediaMessage;
 use twilio_video_callbacks::operator::timeline::{self, Entry};
 use twilio_video_callbacks::receiver::item::StoredEvent;
 use twilio_video_callbacks::twilio::callback::{Callback, Params};
@@ -205,7 +204,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
     // The archiver's outcomes: all archived but one failure and two still waiting.
     for (n, item) in completed.iter().enumerate() {
-        let Some(message) = MediaMessage::for_item(item) else {
+        let Some(message) = item.media_message() else {
             continue;
         };
         let at = room.at(end + 30 + n as i64 * 3);
@@ -257,7 +256,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         ("Size", "734003200"),
     ]);
     let item = room.callback("composition-available", end + 420, &available);
-    if let Some(message) = MediaMessage::for_item(&item) {
+    if let Some(message) = item.media_message() {
         room.entries
             .push(Entry::Outcome(Box::new(ArchiveRecord::archived(
                 &message,

@@ -6,15 +6,20 @@
 //! - [`receiver`]: the `callback-receiver` Lambda: handler, API Gateway edge, stored item, settings.
 //! - [`archiver`]: the `media-archiver` Lambda: its rules, the Twilio media client, the S3 multipart upload,
 //!   the outcome record, settings, and the orchestration that decides what is acknowledged.
-//! - [`aws`]: what both share with AWS: error classification, the store and queue ports with their
-//!   DynamoDB and SQS adapters, the SDK loader, SSM reads, TLS roots.
+//! - [`aws`]: the adapters to AWS, in AWS's terms: error classification, the events table's conditional
+//!   writes, the media and spill queues, the SDK loader, SSM reads, TLS roots.
 //! - [`message`]: the media queue's message contract ([`message::MediaMessage`]); workers depend on it.
 //! - [`env`]: configuration values and the start-up error both programs report.
 //! - [`metrics`]: the metrics both functions write as CloudWatch Embedded Metric Format lines.
 //! - `operator` (feature `operator`): the operator CLI's library: Twilio's REST API, backfill, reconcile,
 //!   prune; a room's timeline (table, JSON, HTML), the rooms of a day, the index migration, replay.
 //!
-//! The binaries in `src/bin/` only read settings, build clients once and run the Lambda runtime.
+//! Dependencies point one way, down: [`twilio`], [`env`], [`metrics`] and [`message`] know no program; [`aws`]
+//! knows only them; each program (receiver, archiver, operator) owns its ports, as traits over its own
+//! types, and implements them on the `aws` adapters itself, so no adapter or contract imports a program.
+//!
+//! The binaries in `src/bin/` are thin mains: they read settings, build clients once and run the Lambda
+//! runtime, or parse the operator's arguments and call the library.
 #![warn(missing_docs)]
 
 pub mod archiver;

@@ -1,7 +1,8 @@
 //! The media queue's message contract (schema version 1).
 //!
 //! One message is sent for every delivery of a `recording-completed` or `composition-available` callback,
-//! at the same time as its item is written (see [`crate::receiver::handler`]). It is JSON; the SQS message also
+//! at the same time as its item is written (the receiver builds it from the item with
+//! `StoredEvent::media_message`). It is JSON; the SQS message also
 //! carries a String attribute `event` with the same value as the body's `event`, so subscriptions and
 //! filters need not parse the body. Delivery is at least once (Twilio's redeliveries are sent again): a
 //! worker must treat two messages with the same `idempotency_key` as one. The message is self-contained; it
@@ -12,8 +13,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::receiver::item::StoredEvent;
-use crate::twilio::callback::{Codec, Container, EventKind, TrackKind};
+use crate::twilio::callback::{Codec, Container, TrackKind};
 
 /// The version of [`MediaMessage`] this crate writes.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -89,50 +89,6 @@ pub struct MediaMessage {
 }
 
 impl MediaMessage {
-    /// The message for a stored media callback; `None` for every other event, and for a media callback
-    /// that lacks what a message must carry (its account, room and recording or composition SID).
-    pub fn for_item(item: &StoredEvent) -> Option<Self> {
-        let kind = item.event_kind();
-        if !kind.is_media() {
-            return None;
-        }
-        let fields = &item.fields;
-        let is_recording = kind == EventKind::RecordingCompleted;
-        let media_sid = if is_recording {
-            &fields.recording_sid
-        } else {
-            &fields.composition_sid
-        };
-        let present = |value: &Option<String>| value.as_deref().is_some_and(|v| !v.is_empty());
-        let room_sid = fields.room_sid.clone().filter(|sid| !sid.is_empty())?;
-        if fields.account_sid.is_empty() || !present(media_sid) {
-            return None;
-        }
-        Some(MediaMessage {
-            schema_version: SCHEMA_VERSION,
-            event: item.event.clone(),
-            idempotency_key: item.idempotency_key.clone(),
-            account_sid: fields.account_sid.clone(),
-            room_sid,
-            room_name: fields.room_name.clone(),
-            recording_sid: fields.recording_sid.clone().filter(|_| is_recording),
-            composition_sid: fields.composition_sid.clone().filter(|_| !is_recording),
-            participant_sid: fields.participant_sid.clone(),
-            source_sid: fields.source_sid.clone(),
-            track_name: fields.track_name.clone(),
-            media_type: fields.media_type.clone(),
-            container: fields.container.clone(),
-            codec: fields.codec.clone(),
-            media_uri: fields.media_uri.clone(),
-            media_url: fields.media_uri.as_deref().map(absolute_media_url),
-            media_external_location: fields.media_external_location.clone(),
-            duration: fields.duration,
-            size: fields.size,
-            timestamp: crate::twilio::timestamp::format(fields.timestamp),
-            origin: None,
-        })
-    }
-
     /// The SQS FIFO message group: one room's media in order.
     pub fn group_id(&self) -> &str {
         &self.room_sid
@@ -153,11 +109,11 @@ pub fn absolute_media_url(media_uri: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::twilio::callback::{Callback, Params};
+    use crate::twilio::callback::{Callback, EventKind, Params};
 
     fn message(callback: Callback) -> Option<MediaMessage> {
         let now = time::OffsetDateTime::now_utc();
-        MediaMessage::for_item(&StoredEvent::new(callback, now, None))
+        crate::receiver::item::StoredEvent::new(callback, now, None).media_message()
     }
 
     fn parse(pairs: &[(&str, &str)]) -> Callback {

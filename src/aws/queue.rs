@@ -1,21 +1,12 @@
-//! Where media events go ([`MediaQueue`]) and where a request that cannot be kept now waits
-//! ([`SpillQueue`]): the two ports, their SQS adapters and in-memory ones.
-
-use std::future::Future;
-use std::sync::Mutex;
+//! The two queues in SQS: the media queue ([`SqsMediaQueue`], which carries the [`MediaMessage`] contract)
+//! and the spill queue ([`SqsSpillQueue`], which carries any JSON body it is given). They know no
+//! program's types; the receiver implements its ports on them, in its own
+//! `ports` module.
 
 use aws_sdk_sqs::types::MessageAttributeValue;
 
 use crate::aws::error::{BackendError, Service};
 use crate::message::MediaMessage;
-use crate::receiver::spill::Spilled;
-
-/// The media queue, reduced to the one call the receiver makes.
-pub trait MediaQueue: Send + Sync {
-    /// Sends one message; returns once the queue has accepted it.
-    fn send(&self, message: &MediaMessage)
-        -> impl Future<Output = Result<(), BackendError>> + Send;
-}
 
 /// The media queue in SQS (standard or FIFO).
 #[derive(Debug, Clone)]
@@ -53,8 +44,14 @@ impl SqsMediaQueue {
 }
 
 impl SqsMediaQueue {
+    /// Sends one message; returns once the queue has accepted it. On a FIFO queue the message group is
+    /// the room and the deduplication id the message's `idempotency_key`.
+    pub async fn send(&self, message: &MediaMessage) -> Result<(), BackendError> {
+        self.send_with(message, &message.idempotency_key).await
+    }
+
     /// Sends `message` again for the operator's `replay` run `run_id`: the same body, `event`
-    /// attribute and (FIFO) message group as [`MediaQueue::send`]; only a FIFO queue's deduplication id
+    /// attribute and (FIFO) message group as [`SqsMediaQueue::send`]; only a FIFO queue's deduplication id
     /// differs ([`replay_deduplication_id`]), so SQS does not drop a replay sent within its 5-minute
     /// deduplication window of the original. Workers deduplicate on the body's `idempotency_key`.
     pub async fn send_replay(
@@ -112,55 +109,6 @@ pub fn replay_deduplication_id(idempotency_key: &str, run_id: &str) -> String {
     format!("{idempotency_key}:replay:{run_id}")
 }
 
-impl MediaQueue for SqsMediaQueue {
-    async fn send(&self, message: &MediaMessage) -> Result<(), BackendError> {
-        self.send_with(message, &message.idempotency_key).await
-    }
-}
-
-/// An in-memory queue, for unit tests and examples.
-#[derive(Debug, Default)]
-pub struct MemoryMediaQueue {
-    sent: Mutex<Vec<MediaMessage>>,
-}
-
-impl MemoryMediaQueue {
-    /// Every message sent, in order.
-    pub fn sent(&self) -> Vec<MediaMessage> {
-        self.sent
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .clone()
-    }
-}
-
-impl MediaQueue for MemoryMediaQueue {
-    async fn send(&self, message: &MediaMessage) -> Result<(), BackendError> {
-        self.sent
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .push(message.clone());
-        Ok(())
-    }
-}
-
-/// The spill queue, reduced to the one call the receiver makes: a verified request it could not store
-/// or enqueue now, kept until the spill consumer can.
-pub trait SpillQueue: Send + Sync {
-    /// Sends one spilled request; returns once the queue has accepted it.
-    fn spill(&self, spilled: &Spilled) -> impl Future<Output = Result<(), BackendError>> + Send;
-}
-
-/// No spill queue (`SPILL_QUEUE_URL` unset): never constructed, only names the type.
-#[derive(Debug, Clone, Copy)]
-pub enum NoSpill {}
-
-impl SpillQueue for NoSpill {
-    async fn spill(&self, _: &Spilled) -> Result<(), BackendError> {
-        match *self {}
-    }
-}
-
 /// The spill queue in SQS (standard).
 #[derive(Debug, Clone)]
 pub struct SqsSpillQueue {
@@ -178,9 +126,13 @@ impl SqsSpillQueue {
     }
 }
 
-impl SpillQueue for SqsSpillQueue {
-    async fn spill(&self, spilled: &Spilled) -> Result<(), BackendError> {
-        let body = serde_json::to_string(spilled).map_err(|err| BackendError::Rejected {
+impl SqsSpillQueue {
+    /// Sends `message` as one JSON message; returns once the queue has accepted it.
+    pub async fn send_json<T: serde::Serialize + Sync>(
+        &self,
+        message: &T,
+    ) -> Result<(), BackendError> {
+        let body = serde_json::to_string(message).map_err(|err| BackendError::Rejected {
             service: Service::Sqs,
             detail: format!("spilled request does not serialize: {err}"),
         })?;
@@ -192,45 +144,6 @@ impl SpillQueue for SqsSpillQueue {
             .await
             .map(|_| ())
             .map_err(|err| BackendError::from_sdk(Service::Sqs, err))
-    }
-}
-
-/// An in-memory spill queue, for unit tests and examples; it can be told to fail.
-#[derive(Debug, Default)]
-pub struct MemorySpillQueue {
-    spilled: Mutex<Vec<Spilled>>,
-    /// When set, every spill fails with this error.
-    pub failing: Option<BackendError>,
-}
-
-impl MemorySpillQueue {
-    /// A spill queue that refuses every message with `err`.
-    pub fn failing_with(err: BackendError) -> Self {
-        MemorySpillQueue {
-            failing: Some(err),
-            ..MemorySpillQueue::default()
-        }
-    }
-
-    /// Every request spilled, in order.
-    pub fn spilled(&self) -> Vec<Spilled> {
-        self.spilled
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .clone()
-    }
-}
-
-impl SpillQueue for MemorySpillQueue {
-    async fn spill(&self, spilled: &Spilled) -> Result<(), BackendError> {
-        if let Some(err) = &self.failing {
-            return Err(err.clone());
-        }
-        self.spilled
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .push(spilled.clone());
-        Ok(())
     }
 }
 

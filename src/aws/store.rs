@@ -1,15 +1,14 @@
-//! Where callbacks are kept: the [`EventStore`] port, its DynamoDB adapter and an in-memory one.
+//! The events table in DynamoDB, in the terms of its items: a conditional put that never overwrites and a
+//! conditional update that never creates. It knows no program's types; the receiver implements its `EventStore` port on
+//! it, in its own `ports` module.
 
 use std::collections::HashMap;
-use std::future::Future;
-use std::sync::Mutex;
 
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::AttributeValue;
 
 use crate::aws::error::{BackendError, Service};
-use crate::receiver::item::StoredEvent;
 
 /// What inserting a callback did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -27,25 +26,6 @@ pub enum Mark {
     Marked,
     /// The item already carried a reason (kept), or no longer exists: nothing was written.
     Unchanged,
-}
-
-/// The events table, reduced to the writes the receiver and its spill consumer make.
-pub trait EventStore: Send + Sync {
-    /// Writes `event` unless an item with its key exists (a conditional put: never overwrites).
-    fn insert(
-        &self,
-        event: StoredEvent,
-    ) -> impl Future<Output = Result<Insert, BackendError>> + Send;
-
-    /// Sets the `spilled` attribute of the stored item `(pk, sk)` to `reason`, unless it has one already
-    /// or the item does not exist (a conditional update: never overwrites, never creates). For the spill
-    /// consumer, when the callback it restores had been stored before it was spilled.
-    fn mark_spilled(
-        &self,
-        pk: &str,
-        sk: &str,
-        reason: &str,
-    ) -> impl Future<Output = Result<Mark, BackendError>> + Send;
 }
 
 /// The events table in DynamoDB.
@@ -81,9 +61,12 @@ impl DynamoEventStore {
     }
 }
 
-impl EventStore for DynamoEventStore {
-    async fn insert(&self, event: StoredEvent) -> Result<Insert, BackendError> {
-        let item: HashMap<String, AttributeValue> = event.into_attributes();
+impl DynamoEventStore {
+    /// Writes `item` unless an item with its `pk` exists (a conditional put: never overwrites).
+    pub async fn put_new(
+        &self,
+        item: HashMap<String, AttributeValue>,
+    ) -> Result<Insert, BackendError> {
         let result = self
             .client
             .put_item()
@@ -101,7 +84,14 @@ impl EventStore for DynamoEventStore {
         }
     }
 
-    async fn mark_spilled(&self, pk: &str, sk: &str, reason: &str) -> Result<Mark, BackendError> {
+    /// Sets the `spilled` attribute of the item `(pk, sk)` to `reason`, unless it has one already or the
+    /// item does not exist (a conditional update: never overwrites, never creates).
+    pub async fn mark_spilled(
+        &self,
+        pk: &str,
+        sk: &str,
+        reason: &str,
+    ) -> Result<Mark, BackendError> {
         let result = self
             .client
             .update_item()
@@ -119,50 +109,6 @@ impl EventStore for DynamoEventStore {
                 Some(UpdateItemError::ConditionalCheckFailedException(_)) => Ok(Mark::Unchanged),
                 _ => Err(BackendError::from_sdk(Service::DynamoDb, err)),
             },
-        }
-    }
-}
-
-/// An in-memory table, for unit tests and examples.
-#[derive(Debug, Default)]
-pub struct MemoryEventStore {
-    items: Mutex<HashMap<(String, String), StoredEvent>>,
-}
-
-impl MemoryEventStore {
-    /// Every stored item, sorted by key.
-    pub fn items(&self) -> Vec<StoredEvent> {
-        let mut items: Vec<StoredEvent> = self.lock().values().cloned().collect();
-        items.sort_by(|a, b| (&a.pk, &a.sk).cmp(&(&b.pk, &b.sk)));
-        items
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<(String, String), StoredEvent>> {
-        self.items
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
-}
-
-impl EventStore for MemoryEventStore {
-    async fn insert(&self, event: StoredEvent) -> Result<Insert, BackendError> {
-        let mut items = self.lock();
-        let key = (event.pk.clone(), event.sk.clone());
-        if items.contains_key(&key) {
-            return Ok(Insert::AlreadyStored);
-        }
-        items.insert(key, event);
-        Ok(Insert::Created)
-    }
-
-    async fn mark_spilled(&self, pk: &str, sk: &str, reason: &str) -> Result<Mark, BackendError> {
-        let mut items = self.lock();
-        match items.get_mut(&(pk.to_owned(), sk.to_owned())) {
-            Some(item) if item.spilled.is_none() => {
-                item.spilled = Some(reason.to_owned());
-                Ok(Mark::Marked)
-            }
-            _ => Ok(Mark::Unchanged),
         }
     }
 }

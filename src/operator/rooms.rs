@@ -629,7 +629,7 @@ pub struct ReplayReport {
 }
 
 /// The messages the stored media callbacks of `entries` produce: exactly those the receiver sent, built
-/// by the same function ([`MediaMessage::for_item`]) from the same item. Returns them and how many media
+/// by the same function ([`StoredEvent::media_message`]) from the same item. Returns them and how many media
 /// callbacks produce none.
 pub fn media_messages(entries: &[Entry]) -> (Vec<MediaMessage>, usize) {
     let mut messages = Vec::new();
@@ -637,7 +637,7 @@ pub fn media_messages(entries: &[Entry]) -> (Vec<MediaMessage>, usize) {
     for entry in entries {
         if let Entry::Callback(event) = entry {
             if event.event_kind().is_media() {
-                match MediaMessage::for_item(event) {
+                match event.media_message() {
                     Some(message) => messages.push(message),
                     None => unbuildable += 1,
                 }

@@ -1283,7 +1283,6 @@ pub fn html(timeline: &Timeline) -> String {
 mod tests {
     use super::*;
     use crate::archiver::rules::{ArchiveRecord, Archived};
-    use crate::message::MediaMessage;
     use crate::twilio::callback::{Callback, Params};
 
     const ROOM: &str = "RM00000000000000000000000000000001";
@@ -1374,7 +1373,7 @@ mod tests {
     }
 
     fn archived(item: &StoredEvent) -> Entry {
-        let message = MediaMessage::for_item(item).unwrap_or_else(|| panic!("media"));
+        let message = item.media_message().unwrap_or_else(|| panic!("media"));
         Entry::Outcome(Box::new(ArchiveRecord::archived(
             &message,
             &Archived::Copied {
@@ -1399,7 +1398,7 @@ mod tests {
     fn room() -> Vec<Entry> {
         let done1 = recording("recording-completed", "2026-11-27T09:10:00Z", "RT01", 1);
         let done2 = recording("recording-completed", "2026-11-27T09:11:00Z", "RT02", 2);
-        let message2 = MediaMessage::for_item(&done2).unwrap_or_else(|| panic!("media"));
+        let message2 = done2.media_message().unwrap_or_else(|| panic!("media"));
         let track = |e: &str, t: &str| participant_with(e, t, 1, &[("TrackSid", "MT01")]);
         vec![
             archived(&done1),

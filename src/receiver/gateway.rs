@@ -16,9 +16,8 @@ use serde::Serialize;
 
 use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
 
-use crate::aws::queue::{MediaQueue, SpillQueue};
-use crate::aws::store::EventStore;
 use crate::receiver::handler::{CalledUrl, Receiver, UndecodableBody};
+use crate::receiver::ports::{EventStore, MediaQueue, SpillQueue};
 
 /// Which API Gateway payload the event came in, and so the response shape it expects.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

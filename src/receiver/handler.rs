@@ -15,10 +15,8 @@ use lambda_http::{Body, Request, Response};
 use time::OffsetDateTime;
 
 use crate::aws::error::BackendError;
-use crate::aws::queue::{MediaQueue, NoSpill, SpillQueue};
-use crate::aws::store::{EventStore, Insert};
-use crate::message::MediaMessage;
 use crate::receiver::item::StoredEvent;
+use crate::receiver::ports::{EventStore, Insert, MediaQueue, NoSpill, SpillQueue};
 use crate::receiver::spill::Spilled;
 use crate::twilio::callback::{Callback, EventKind, Params};
 use crate::twilio::signature::{self, AuthTokens};
@@ -343,7 +341,7 @@ impl<S: EventStore, Q: MediaQueue, P: SpillQueue> Receiver<S, Q, P> {
         let item =
             StoredEvent::new(callback, received_at, self.retention_days).with_problems(&problems);
         let parse_error = item.parse_error.clone();
-        let message = MediaMessage::for_item(&item);
+        let message = item.media_message();
         let accepted = |kept, enqueued| Accepted {
             kept,
             enqueued,

@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 
+use crate::message::{self, MediaMessage};
 use crate::twilio::callback::{
     Callback, CallbackFields, EventKind, ParamValue, Params, ParseError,
 };
@@ -223,6 +224,51 @@ impl StoredEvent {
             }
         }
         item
+    }
+
+    /// The media queue's message for this item, if it is a stored media callback; `None` for every other event, and for a media callback
+    /// that lacks what a message must carry (its account, room and recording or composition SID).
+    pub fn media_message(&self) -> Option<MediaMessage> {
+        let item = self;
+        let kind = item.event_kind();
+        if !kind.is_media() {
+            return None;
+        }
+        let fields = &item.fields;
+        let is_recording = kind == EventKind::RecordingCompleted;
+        let media_sid = if is_recording {
+            &fields.recording_sid
+        } else {
+            &fields.composition_sid
+        };
+        let present = |value: &Option<String>| value.as_deref().is_some_and(|v| !v.is_empty());
+        let room_sid = fields.room_sid.clone().filter(|sid| !sid.is_empty())?;
+        if fields.account_sid.is_empty() || !present(media_sid) {
+            return None;
+        }
+        Some(MediaMessage {
+            schema_version: message::SCHEMA_VERSION,
+            event: item.event.clone(),
+            idempotency_key: item.idempotency_key.clone(),
+            account_sid: fields.account_sid.clone(),
+            room_sid,
+            room_name: fields.room_name.clone(),
+            recording_sid: fields.recording_sid.clone().filter(|_| is_recording),
+            composition_sid: fields.composition_sid.clone().filter(|_| !is_recording),
+            participant_sid: fields.participant_sid.clone(),
+            source_sid: fields.source_sid.clone(),
+            track_name: fields.track_name.clone(),
+            media_type: fields.media_type.clone(),
+            container: fields.container.clone(),
+            codec: fields.codec.clone(),
+            media_uri: fields.media_uri.clone(),
+            media_url: fields.media_uri.as_deref().map(message::absolute_media_url),
+            media_external_location: fields.media_external_location.clone(),
+            duration: fields.duration,
+            size: fields.size,
+            timestamp: crate::twilio::timestamp::format(fields.timestamp),
+            origin: None,
+        })
     }
 
     /// The `StatusCallbackEvent`, typed.

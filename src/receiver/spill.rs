@@ -14,11 +14,9 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 use crate::aws::error::BackendError;
-use crate::aws::queue::{MediaQueue, SpillQueue};
-use crate::aws::store::{EventStore, Insert, Mark};
-use crate::message::MediaMessage;
 use crate::receiver::handler::{Receiver, MAX_BODY_BYTES};
 use crate::receiver::item::StoredEvent;
+use crate::receiver::ports::{EventStore, Insert, Mark, MediaQueue, SpillQueue};
 use crate::twilio::callback::{Callback, Params};
 use crate::twilio::{signature, timestamp};
 
@@ -181,7 +179,7 @@ impl<S: EventStore, Q: MediaQueue, P: SpillQueue> Receiver<S, Q, P> {
         let item = StoredEvent::new(callback, received_at, self.retention_days)
             .with_problems(&problems)
             .spilled_because(&spilled.reason);
-        let message = MediaMessage::for_item(&item).filter(|_| !spilled.media_sent);
+        let message = item.media_message().filter(|_| !spilled.media_sent);
         let key = (item.pk.clone(), item.sk.clone());
         let reason = item.spilled.clone().unwrap_or_default();
         let created = self.store.insert(item).await? == Insert::Created;

@@ -9,9 +9,8 @@ use twilio_video_callbacks::receiver::handler::{Receiver, MAX_BODY_BYTES};
 use twilio_video_callbacks::twilio::callback::{Callback, Params};
 
 use crate::helpers::http_api_event;
-use twilio_video_callbacks::aws::queue::MemoryMediaQueue;
-use twilio_video_callbacks::aws::store::MemoryEventStore;
 use twilio_video_callbacks::receiver::gateway;
+use twilio_video_callbacks::receiver::ports::{MemoryEventStore, MemoryMediaQueue};
 use twilio_video_callbacks::twilio::signature::{self, AuthTokens};
 
 const TOKEN: &str = "hostile-test-token";

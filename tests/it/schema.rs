@@ -106,8 +106,9 @@ fn the_messages_sent_for_the_samples_satisfy_the_schema() {
         let callback = Callback::parse(Params::new(sample_params(&text)))
             .unwrap_or_else(|err| panic!("{err}"));
         let item = StoredEvent::new(callback, time::OffsetDateTime::now_utc(), None);
-        let message =
-            MediaMessage::for_item(&item).unwrap_or_else(|| panic!("{name} makes a message"));
+        let message = item
+            .media_message()
+            .unwrap_or_else(|| panic!("{name} makes a message"));
         let json = serde_json::to_value(&message).unwrap_or_default();
         assert_eq!(violations(&json), Vec::<String>::new(), "{name}");
         assert!(

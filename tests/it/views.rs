@@ -53,12 +53,9 @@ fn message_of(callback: &Callback) -> MediaMessage {
         twilio_video_callbacks::twilio::callback::Params::new(callback.params.clone()),
         time::OffsetDateTime::now_utc(),
     );
-    MediaMessage::for_item(&StoredEvent::new(
-        parsed,
-        time::OffsetDateTime::now_utc(),
-        None,
-    ))
-    .unwrap_or_else(|| panic!("a media callback"))
+    StoredEvent::new(parsed, time::OffsetDateTime::now_utc(), None)
+        .media_message()
+        .unwrap_or_else(|| panic!("a media callback"))
 }
 
 /// The item the receiver stores for `callback`.

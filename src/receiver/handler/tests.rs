@@ -2,8 +2,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use super::*;
 use crate::aws::error::Service;
-use crate::aws::queue::{MemoryMediaQueue, MemorySpillQueue};
-use crate::aws::store::{Mark, MemoryEventStore};
+use crate::message::MediaMessage;
+use crate::receiver::ports::{Mark, MemoryEventStore, MemoryMediaQueue, MemorySpillQueue};
 
 const TOKEN: &str = "unit-test-token";
 const URL: &str = "https://hooks.example.com/twilio/video";
