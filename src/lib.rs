@@ -12,9 +12,11 @@
 //! - [`env`]: configuration values and the start-up error both programs report.
 //! - [`metrics`]: the metrics both functions write as CloudWatch Embedded Metric Format lines.
 //! - `operator` (feature `operator`): the operator CLI's library: Twilio's REST API, backfill, reconcile,
-//!   prune; a room's timeline (table, JSON, HTML), the rooms of a day, the index migration, replay.
+//!   prune; a room's timeline (table, JSON, HTML), the rooms of a day, the index migration, replay; the
+//!   program's command line and commands (`operator::cli`).
 //!
-//! The binaries in `src/bin/` only read settings, build clients once and run the Lambda runtime.
+//! The binaries in `src/bin/` are thin: the Lambdas' only read settings, build clients once and run the
+//! Lambda runtime; the operator's parses its arguments and runs `operator::cli`.
 #![warn(missing_docs)]
 
 pub mod archiver;
