@@ -12,14 +12,15 @@
 //! - [`env`]: configuration values and the start-up error both programs report.
 //! - [`metrics`]: the metrics both functions write as CloudWatch Embedded Metric Format lines.
 //! - `operator` (feature `operator`): the operator CLI's library: Twilio's REST API, backfill, reconcile,
-//!   prune; a room's timeline (table, JSON, HTML), the rooms of a day, the index migration, replay.
+//!   prune; a room's timeline (table, JSON, HTML), the rooms of a day, the index migration, replay; the
+//!   program's command line and commands (`operator::cli`).
 //!
 //! Dependencies point one way, down: [`twilio`], [`env`], [`metrics`] and [`message`] know no program; [`aws`]
 //! knows only them; each program (receiver, archiver, operator) owns its ports, as traits over its own
 //! types, and implements them on the `aws` adapters itself, so no adapter or contract imports a program.
 //!
 //! The binaries in `src/bin/` are thin mains: they read settings, build clients once and run the Lambda
-//! runtime, or parse the operator's arguments and call the library.
+//! runtime, or parse the operator's arguments and run `operator::cli`.
 #![warn(missing_docs)]
 
 pub mod archiver;

@@ -1,0 +1,194 @@
+//! The options every command takes (`--stack`, the Twilio key, the queue, table and bucket, the rates,
+//! `--json`), and what they resolve to: the deployed stack's resources, the events table, the Twilio client.
+
+use clap::Args;
+
+use crate::archiver::rules::DEFAULT_PREFIX;
+use crate::archiver::ApiKey;
+use crate::aws::queue::SqsMediaQueue;
+use crate::aws::sdk;
+use crate::message::TWILIO_VIDEO_BASE_URL;
+use crate::operator::rest::TwilioRest;
+use crate::operator::tasks::{self, Context};
+
+/// The options every command takes (clap's `global = true`: before or after the command's name).
+#[derive(Debug, Args)]
+pub struct Global {
+    /// Read MEDIA_QUEUE_URL, EVENTS_TABLE and ARCHIVE_BUCKET from this CloudFormation stack's outputs.
+    #[arg(long, env = "STACK_NAME", global = true)]
+    stack: Option<String>,
+    /// The Twilio account; media and rooms of other accounts (subaccounts) are left out when set (also
+    /// when only TWILIO_ACCOUNT_SID is set in the environment: the terminal output then names it).
+    #[arg(
+        long,
+        visible_alias = "account",
+        env = "TWILIO_ACCOUNT_SID",
+        global = true
+    )]
+    pub(super) account_sid: Option<String>,
+    /// A Twilio API key (SK...) that may read (and, for prune --delete, delete) Video media.
+    #[arg(long, env = "TWILIO_API_KEY_SID", global = true)]
+    api_key_sid: Option<String>,
+    /// The API key's secret.
+    #[arg(
+        long,
+        env = "TWILIO_API_KEY_SECRET",
+        hide_env_values = true,
+        global = true
+    )]
+    api_key_secret: Option<String>,
+    /// The media queue (the stack's MediaQueueUrl).
+    #[arg(long, env = "MEDIA_QUEUE_URL", global = true)]
+    queue_url: Option<String>,
+    /// The events table (the stack's EventsTableName).
+    #[arg(long, env = "EVENTS_TABLE", global = true)]
+    table: Option<String>,
+    /// The archive bucket (the stack's ArchiveBucketName).
+    #[arg(long, env = "ARCHIVE_BUCKET", global = true)]
+    bucket: Option<String>,
+    /// The archive's key prefix, as the archiver was deployed with.
+    #[arg(long, env = "ARCHIVE_PREFIX", default_value = DEFAULT_PREFIX, global = true)]
+    prefix: String,
+    /// Twilio's Video API (a local fake in tests).
+    #[arg(long, env = "TWILIO_VIDEO_BASE_URL", default_value = TWILIO_VIDEO_BASE_URL, global = true)]
+    twilio_base_url: String,
+    /// Most Twilio reads a second (Twilio's default account limit is 80, shared with your other uses).
+    #[arg(long, env = "TWILIO_READ_RATE", default_value_t = 40.0, global = true)]
+    read_rate: f64,
+    /// Most Twilio writes (deletes) a second (Twilio's default account limit is 20).
+    #[arg(long, env = "TWILIO_WRITE_RATE", default_value_t = 10.0, global = true)]
+    write_rate: f64,
+    /// JSON on stdout instead of a table: one object (timeline: one object per line).
+    #[arg(long, env = "OUTPUT_JSON", global = true)]
+    pub(super) json: bool,
+}
+
+/// The events table, for the commands that read it (and, for replay, the media queue when one is set).
+pub(super) struct EventsTable {
+    pub(super) dynamodb: aws_sdk_dynamodb::Client,
+    pub(super) name: String,
+    pub(super) queue: Option<SqsMediaQueue>,
+}
+
+/// The AWS configuration and the resources named by the options, or else by the stack's outputs.
+struct Deployment {
+    sdk: aws_config::SdkConfig,
+    queue_url: Option<String>,
+    table: Option<String>,
+    bucket: Option<String>,
+}
+
+impl Global {
+    /// What the commands that read the table need; an error when no table is named.
+    pub(super) async fn events_table(&self) -> Result<EventsTable, String> {
+        let deployment = self.deployment().await?;
+        let sdk = &deployment.sdk;
+        let dynamodb = aws_sdk_dynamodb::Client::new(sdk);
+        let name = deployment
+            .table
+            .ok_or("EVENTS_TABLE is not set: pass --table, set EVENTS_TABLE, or use --stack")?;
+        let queue = deployment
+            .queue_url
+            .map(|url| SqsMediaQueue::new(aws_sdk_sqs::Client::new(sdk), url));
+        Ok(EventsTable {
+            dynamodb,
+            name,
+            queue,
+        })
+    }
+
+    /// What backfill, reconcile and prune need: the Twilio client (an error without an API key, before
+    /// anything is read) and the queue, bucket and table when named.
+    pub(super) async fn twilio_context(&self) -> Result<Context, String> {
+        let (Some(sid), Some(secret)) = (self.api_key_sid.as_ref(), self.api_key_secret.as_ref())
+        else {
+            return Err(
+                "set TWILIO_API_KEY_SID and TWILIO_API_KEY_SECRET (or --api-key-sid/--api-key-secret) to a \
+                 Twilio API key that may read Video media"
+                    .into(),
+            );
+        };
+        let deployment = self.deployment().await?;
+        let sdk = &deployment.sdk;
+        let twilio = TwilioRest::new(
+            ApiKey::new(sid, secret),
+            &self.twilio_base_url,
+            self.read_rate,
+            self.write_rate,
+        )
+        .map_err(|err| err.to_string())?;
+        Ok(Context {
+            twilio,
+            queue: deployment
+                .queue_url
+                .map(|url| (aws_sdk_sqs::Client::new(sdk), url)),
+            bucket: deployment
+                .bucket
+                .map(|bucket| (sdk::s3_client(sdk), bucket)),
+            prefix: self.prefix.clone(),
+            table: deployment
+                .table
+                .map(|table| (aws_sdk_dynamodb::Client::new(sdk), table)),
+            account_sid: self.account_sid.clone(),
+            progress: tasks::progress(),
+        })
+    }
+
+    /// Loads the AWS configuration (a minute per operation) and reads the stack's outputs for what the
+    /// options leave unset.
+    async fn deployment(&self) -> Result<Deployment, String> {
+        let sdk = sdk::sdk_loader()
+            .timeout_config(
+                aws_config::timeout::TimeoutConfig::builder()
+                    .operation_timeout(std::time::Duration::from_secs(60))
+                    .build(),
+            )
+            .load()
+            .await;
+        let mut queue_url = self.queue_url.clone();
+        let mut table = self.table.clone();
+        let mut bucket = self.bucket.clone();
+        if let Some(stack) = &self.stack {
+            let outputs = stack_outputs(&sdk, stack).await?;
+            let from = |name: &str| {
+                outputs
+                    .iter()
+                    .find(|(k, _)| k == name)
+                    .map(|(_, v)| v.clone())
+            };
+            queue_url = queue_url.or_else(|| from("MediaQueueUrl"));
+            table = table.or_else(|| from("EventsTableName"));
+            bucket = bucket.or_else(|| from("ArchiveBucketName"));
+        }
+        Ok(Deployment {
+            sdk,
+            queue_url,
+            table,
+            bucket,
+        })
+    }
+}
+
+/// A CloudFormation stack's outputs, as (key, value).
+async fn stack_outputs(
+    sdk: &aws_config::SdkConfig,
+    stack: &str,
+) -> Result<Vec<(String, String)>, String> {
+    let described = aws_sdk_cloudformation::Client::new(sdk)
+        .describe_stacks()
+        .stack_name(stack)
+        .send()
+        .await
+        .map_err(|err| {
+            format!(
+                "could not read the outputs of stack {stack}: {}",
+                aws_sdk_cloudformation::error::DisplayErrorContext(err)
+            )
+        })?;
+    Ok(described
+        .stacks()
+        .iter()
+        .flat_map(|s| s.outputs())
+        .filter_map(|o| Some((o.output_key()?.to_owned(), o.output_value()?.to_owned())))
+        .collect())
+}
