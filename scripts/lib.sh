@@ -45,11 +45,13 @@ free_port() {
   "$VENV/bin/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 
-# start_moto: moto's server on a free loopback port; exports AWS_ENDPOINT_URL and dummy credentials.
+# start_moto [NAME]: moto's server on a free loopback port; exports AWS_ENDPOINT_URL and dummy credentials.
+# Its log is .local/moto.log, or .local/moto-NAME.log when a second one runs beside it.
 start_moto() {
   MOTO_PORT="$(free_port)"
-  say "starting moto on 127.0.0.1:$MOTO_PORT (log: .local/moto.log)"
-  "$VENV/bin/moto_server" -H 127.0.0.1 -p "$MOTO_PORT" >"$LOCAL/moto.log" 2>&1 &
+  local log="$LOCAL/moto${1:+-$1}.log"
+  say "starting moto on 127.0.0.1:$MOTO_PORT (log: ${log#"$ROOT/"})"
+  "$VENV/bin/moto_server" -H 127.0.0.1 -p "$MOTO_PORT" >"$log" 2>&1 &
   MOTO_PID=$!
   STARTED_PIDS+=("$MOTO_PID")
   export AWS_ENDPOINT_URL="http://127.0.0.1:$MOTO_PORT"
@@ -60,7 +62,7 @@ start_moto() {
       return 0
     fi
     if ! kill -0 "$MOTO_PID" 2>/dev/null; then
-      cat "$LOCAL/moto.log" >&2
+      cat "$log" >&2
       say "moto did not start"
       return 1
     fi

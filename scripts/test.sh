@@ -62,7 +62,28 @@ cargo fmt --all -- --check
 step "cargo clippy (every target, every feature)"
 cargo clippy --all-targets --all-features --locked -- -D warnings
 step "cargo build of every test (unit, integration, the benchmark in test mode)"
-cargo test --locked --all-features --lib --tests --benches --no-run
+# The test executables, by target name (the lib's unit tests, `it`, `per_callback`): run directly below, so
+# two of them can run at once (cargo would hold its build lock for the whole run).
+cargo test --locked --all-features --lib --tests --benches --no-run --message-format=json \
+  | python3 -c '
+import json, sys
+for line in sys.stdin:
+    if not line.startswith("{"):
+        continue
+    m = json.loads(line)
+    if m.get("reason") == "compiler-artifact" and m.get("executable") and m["profile"]["test"]:
+        print(m["target"]["name"], m["executable"])
+' >"$LOCAL/test-executables"
+# test_executable NAME: the path of the test executable of target NAME.
+test_executable() {
+  awk -v name="$1" '$1 == name { print $2 }' "$LOCAL/test-executables"
+}
+UNIT="$(test_executable twilio_video_callbacks)"
+IT="$(test_executable it)"
+BENCH="$(test_executable per_callback)"
+for exe in "$UNIT" "$IT" "$BENCH"; do
+  [ -x "$exe" ] || { say "a test executable is missing (see $LOCAL/test-executables)"; exit 1; }
+done
 
 step "waiting for the Python tools"
 wait_install "$VENV_PID" "$LOCAL/install-venv.log"
@@ -78,13 +99,30 @@ python -m unittest tests/template_test.py
 step "checkov on template.yaml (every skipped check is justified in the template)"
 "$CHECKOV" -f template.yaml --framework cloudformation --compact --quiet --skip-download
 
-step "starting moto"
-start_moto
-step "cargo test (unit and integration, against moto at $AWS_ENDPOINT_URL)"
-cargo test --locked --all-features --lib --tests -- --skip alone::
+step "unit tests"
+"$UNIT"
 step "the benchmarks, once each as tests (criterion's test mode)"
-cargo test --locked --all-features --benches
-step "the tests that measure this process's memory, one at a time (tests/it/alone)"
-cargo test --locked --all-features --test it alone:: -- --test-threads=1 --nocapture
+"$BENCH"
+
+# The integration tests, against moto, and the tests that measure this process's memory (tests/it/alone),
+# one at a time, in a second process against a second moto: much of the integration run waits on moto
+# or on a fault's stall, and a process's peak memory is its own.
+step "integration tests (tests/it), beside the memory tests (tests/it/alone), each with its own moto"
+start_moto alone
+ALONE_ENDPOINT="$AWS_ENDPOINT_URL"
+(AWS_ENDPOINT_URL="$ALONE_ENDPOINT" exec "$IT" alone:: --test-threads=1 --nocapture) >"$LOCAL/alone.log" 2>&1 &
+ALONE_PID=$!
+STARTED_PIDS+=("$ALONE_PID")
+start_moto
+say "integration tests against moto at $AWS_ENDPOINT_URL; memory tests against $ALONE_ENDPOINT (log: .local/alone.log)"
+"$IT" --skip alone::
+say "the memory tests (tests/it/alone)"
+ALONE_STATUS=0
+wait "$ALONE_PID" || ALONE_STATUS=$?
+cat "$LOCAL/alone.log" >&2
+if [ "$ALONE_STATUS" -ne 0 ]; then
+  say "the memory tests failed"
+  exit 1
+fi
 report_steps
 say "all checks passed"

@@ -6,7 +6,9 @@
 //!   Twilio's error body), `meta.next_page_url` absolute on Twilio's own host (`null` on the last page);
 //! - `DELETE /v1/{Recordings,Compositions}/{sid}` answers 204 and marks the resource deleted;
 //! - every request needs the test API key (HTTP Basic), and every `throttle_every`-th request is answered
-//!   429 with Twilio's error 20429, alternately with and without `Retry-After`.
+//!   429 with Twilio's error 20429: the first two of each method (GET, DELETE, ...) with `Retry-After: 1`,
+//!   the rest without. Each `Retry-After` costs the client a real second, so two per method prove it is
+//!   obeyed on every path without making a long run sleep for minutes; the rest exercise the back-off.
 
 use std::collections::BTreeMap;
 use std::convert::Infallible;
@@ -32,6 +34,8 @@ pub struct RestState {
     pub requests: AtomicUsize,
     pub throttled: AtomicUsize,
     pub throttled_with_retry_after: AtomicUsize,
+    /// Throttled requests answered with `Retry-After`, by method.
+    retry_after_by_method: Mutex<BTreeMap<String, usize>>,
     /// When each request arrived, for the rate check.
     pub arrivals: Mutex<Vec<std::time::Instant>>,
     /// Every `PageSize` asked for.
@@ -187,9 +191,20 @@ async fn route(
         return Ok(error(401, 20003, "Authenticate"));
     }
     if state.throttle_every > 0 && n % state.throttle_every == 0 {
-        let throttled = state.throttled.fetch_add(1, Ordering::SeqCst);
+        state.throttled.fetch_add(1, Ordering::SeqCst);
         let mut response = error(429, 20429, "Too Many Requests");
-        if throttled % 2 == 0 {
+        let with_retry_after = {
+            let mut by_method = state
+                .retry_after_by_method
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            let given = by_method
+                .entry(request.method().as_str().to_owned())
+                .or_default();
+            *given += 1;
+            *given <= 2
+        };
+        if with_retry_after {
             state
                 .throttled_with_retry_after
                 .fetch_add(1, Ordering::SeqCst);
