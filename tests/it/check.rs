@@ -544,6 +544,18 @@ async fn a_wrong_token_fails_the_round_trip_with_403_and_says_so() {
 
 #[tokio::test]
 async fn bad_usage_is_exit_status_2_and_missing_settings_fail_the_round_trip() {
+    let help = operator_cli()
+        .args(["check", "--help"])
+        .env("TWILIO_AUTH_TOKEN", "secret-token-in-the-environment")
+        .output()
+        .unwrap_or_else(|err| panic!("{err}"));
+    assert_eq!(help.status.code(), Some(0));
+    let text = String::from_utf8_lossy(&help.stdout);
+    assert!(
+        text.contains("--since") && text.contains("Example"),
+        "{text}"
+    );
+    assert!(!text.contains("secret-token-in-the-environment"), "{text}");
     for args in [
         vec!["check", "--since", "yesterday"],
         vec!["check", "--since", "0h"],
