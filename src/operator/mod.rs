@@ -2,9 +2,11 @@
 //! API with its rate limits ([`rest`]), its media resources as archive files and queue messages
 //! ([`catalog`]), and the jobs over them: backfill, reconcile, prune ([`tasks`]); the events table as the
 //! operator reads it: a room's story ([`timeline`]), the rooms of a day, the index migration and replay
-//! ([`rooms`]); and the program's command line and commands ([`cli`]).
+//! ([`rooms`]); the post-deploy check of the whole stack ([`check`]); and the program's command line and
+//! commands ([`cli`]).
 
 pub mod catalog;
+pub mod check;
 pub mod cli;
 pub mod rest;
 pub mod rooms;

@@ -1,5 +1,5 @@
-//! Twilio's Video REST API, as the operator needs it: the lists of Recordings and Compositions (paged by
-//! `meta.next_page_url`) and their `DELETE`, within Twilio's rate limits.
+//! Twilio's Video REST API, as the operator needs it: the lists of Recordings, Compositions and Rooms
+//! (paged by `meta.next_page_url`) and the media's `DELETE`, within Twilio's rate limits.
 //!
 //! Twilio's "Programmable Video limits": 80 reads and 20 writes a second per account by default; over the
 //! limit Twilio answers 429 (error 20429), which is "never processed and always safe to retry". Every call
@@ -212,6 +212,39 @@ pub struct Composition {
     pub links: Option<Links>,
 }
 
+/// A Room resource, as `GET /v1/Rooms` lists it (the fields `check` needs).
+#[derive(Debug, Clone, Deserialize)]
+pub struct Room {
+    /// `RM...`.
+    pub sid: String,
+    /// The account.
+    #[serde(default)]
+    pub account_sid: Option<String>,
+    /// in-progress, completed, failed.
+    #[serde(default)]
+    pub status: Option<String>,
+    /// The name the application gave the room (Twilio sets the SID when it gave none).
+    #[serde(default)]
+    pub unique_name: Option<String>,
+    /// The URL Twilio sends the room's status callbacks to, as set when the room was created (connection
+    /// overrides included); `null` or empty when none was set.
+    #[serde(default)]
+    pub status_callback: Option<String>,
+    /// ISO 8601.
+    #[serde(default)]
+    pub date_created: Option<String>,
+}
+
+/// The room statuses `GET /v1/Rooms` filters on (without `Status`, Twilio lists only `in-progress`).
+pub const ROOM_STATUSES: [&str; 3] = ["in-progress", "completed", "failed"];
+
+#[derive(Debug, Deserialize)]
+struct RoomPage {
+    #[serde(default)]
+    rooms: Vec<Room>,
+    meta: Meta,
+}
+
 #[derive(Debug, Deserialize)]
 struct RecordingPage {
     #[serde(default)]
@@ -282,8 +315,12 @@ impl TwilioRest {
     }
 
     fn list_url(&self, path: &str, created: &Created) -> String {
+        self.list_url_with_status(path, "completed", created)
+    }
+
+    fn list_url_with_status(&self, path: &str, status: &str, created: &Created) -> String {
         let mut query: Vec<(&str, &str)> = vec![
-            ("Status", "completed"),
+            ("Status", status),
             ("DateCreatedAfter", created.after.as_str()),
         ];
         if let Some(before) = &created.before {
@@ -303,6 +340,25 @@ impl TwilioRest {
     /// Where the completed compositions created in `created` start.
     pub fn compositions(&self, created: &Created) -> Cursor {
         Cursor(Some(self.list_url("/v1/Compositions", created)))
+    }
+
+    /// Where the rooms of `status` (one of [`ROOM_STATUSES`]) created in `created` start.
+    pub fn rooms(&self, status: &str, created: &Created) -> Cursor {
+        Cursor(Some(self.list_url_with_status(
+            "/v1/Rooms",
+            status,
+            created,
+        )))
+    }
+
+    /// The next page of rooms (empty once `cursor` is done).
+    pub async fn next_rooms(&self, cursor: &mut Cursor) -> Result<Vec<Room>, RestError> {
+        let Some(url) = cursor.0.take() else {
+            return Ok(Vec::new());
+        };
+        let page: RoomPage = self.get_json(&url).await?;
+        cursor.0 = self.next(page.meta)?;
+        Ok(page.rooms)
     }
 
     /// The next page of recordings (empty once `cursor` is done).

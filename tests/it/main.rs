@@ -10,6 +10,8 @@
 //! - [`schema`]: the media message's JSON Schema against the type that writes it.
 //! - [`spill`]: the spill queue and its consumer on real SQS; the events AWS tooling generates.
 //! - [`alone`]: the load and large-file tests, which measure memory and run on their own.
+//! - `check` (feature `operator`): the post-deploy check against the real receiver behind a local HTTP
+//!   front, moto and the fake Twilio REST API's rooms.
 //! - `operator` (feature `operator`): backfill, reconcile and prune against a fake Twilio REST API.
 //! - `views` (feature `operator`): timeline, rooms of a day, the index migration and replay against the
 //!   table the receiver filled.
@@ -17,6 +19,8 @@
 
 mod alone;
 mod archiver;
+#[cfg(feature = "operator")]
+mod check;
 mod events;
 mod faults;
 mod helpers;

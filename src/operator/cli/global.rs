@@ -14,7 +14,8 @@ use crate::operator::tasks::{self, Context};
 /// The options every command takes (clap's `global = true`: before or after the command's name).
 #[derive(Debug, Args)]
 pub struct Global {
-    /// Read MEDIA_QUEUE_URL, EVENTS_TABLE and ARCHIVE_BUCKET from this CloudFormation stack's outputs.
+    /// Read MEDIA_QUEUE_URL, EVENTS_TABLE and ARCHIVE_BUCKET from this CloudFormation stack's outputs
+    /// (check: also its callback URL, spill and dead-letter queues, and token parameter).
     #[arg(long, env = "STACK_NAME", global = true)]
     stack: Option<String>,
     /// The Twilio account; media and rooms of other accounts (subaccounts) are left out when set (also
@@ -70,12 +71,41 @@ pub(super) struct EventsTable {
     pub(super) queue: Option<SqsMediaQueue>,
 }
 
-/// The AWS configuration and the resources named by the options, or else by the stack's outputs.
-struct Deployment {
-    sdk: aws_config::SdkConfig,
-    queue_url: Option<String>,
-    table: Option<String>,
+/// The AWS configuration and the resources named by the options, or else by the stack's outputs; with
+/// `--stack`, also the stack's outputs and parameters as read (for `check`).
+pub(super) struct Deployment {
+    pub(super) sdk: aws_config::SdkConfig,
+    pub(super) queue_url: Option<String>,
+    pub(super) table: Option<String>,
     bucket: Option<String>,
+    pub(super) stack: Option<Stack>,
+}
+
+/// A CloudFormation stack as read: its name, outputs and parameters, as (key, value).
+pub(super) struct Stack {
+    pub(super) name: String,
+    outputs: Vec<(String, String)>,
+    parameters: Vec<(String, String)>,
+}
+
+impl Stack {
+    /// The output `key`, if the stack has it (and it is not empty).
+    pub(super) fn output(&self, key: &str) -> Option<String> {
+        find(&self.outputs, key)
+    }
+
+    /// The parameter `key`, if the stack has it (and it is not empty).
+    pub(super) fn parameter(&self, key: &str) -> Option<String> {
+        find(&self.parameters, key)
+    }
+}
+
+fn find(pairs: &[(String, String)], key: &str) -> Option<String> {
+    pairs
+        .iter()
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v.clone())
+        .filter(|v| !v.is_empty())
 }
 
 impl Global {
@@ -134,9 +164,25 @@ impl Global {
         })
     }
 
+    /// Twilio's REST API with the API key, when one is set (`check` runs its Twilio step only then).
+    pub(super) fn twilio_rest(&self) -> Result<Option<TwilioRest>, String> {
+        let (Some(sid), Some(secret)) = (self.api_key_sid.as_ref(), self.api_key_secret.as_ref())
+        else {
+            return Ok(None);
+        };
+        TwilioRest::new(
+            ApiKey::new(sid, secret),
+            &self.twilio_base_url,
+            self.read_rate,
+            self.write_rate,
+        )
+        .map(Some)
+        .map_err(|err| err.to_string())
+    }
+
     /// Loads the AWS configuration (a minute per operation) and reads the stack's outputs for what the
     /// options leave unset.
-    async fn deployment(&self) -> Result<Deployment, String> {
+    pub(super) async fn deployment(&self) -> Result<Deployment, String> {
         let sdk = sdk::sdk_loader()
             .timeout_config(
                 aws_config::timeout::TimeoutConfig::builder()
@@ -148,32 +194,26 @@ impl Global {
         let mut queue_url = self.queue_url.clone();
         let mut table = self.table.clone();
         let mut bucket = self.bucket.clone();
-        if let Some(stack) = &self.stack {
-            let outputs = stack_outputs(&sdk, stack).await?;
-            let from = |name: &str| {
-                outputs
-                    .iter()
-                    .find(|(k, _)| k == name)
-                    .map(|(_, v)| v.clone())
-            };
-            queue_url = queue_url.or_else(|| from("MediaQueueUrl"));
-            table = table.or_else(|| from("EventsTableName"));
-            bucket = bucket.or_else(|| from("ArchiveBucketName"));
+        let mut read = None;
+        if let Some(name) = &self.stack {
+            let stack = describe_stack(&sdk, name).await?;
+            queue_url = queue_url.or_else(|| stack.output("MediaQueueUrl"));
+            table = table.or_else(|| stack.output("EventsTableName"));
+            bucket = bucket.or_else(|| stack.output("ArchiveBucketName"));
+            read = Some(stack);
         }
         Ok(Deployment {
             sdk,
             queue_url,
             table,
             bucket,
+            stack: read,
         })
     }
 }
 
-/// A CloudFormation stack's outputs, as (key, value).
-async fn stack_outputs(
-    sdk: &aws_config::SdkConfig,
-    stack: &str,
-) -> Result<Vec<(String, String)>, String> {
+/// A CloudFormation stack's outputs and parameters.
+async fn describe_stack(sdk: &aws_config::SdkConfig, stack: &str) -> Result<Stack, String> {
     let described = aws_sdk_cloudformation::Client::new(sdk)
         .describe_stacks()
         .stack_name(stack)
@@ -185,10 +225,23 @@ async fn stack_outputs(
                 aws_sdk_cloudformation::error::DisplayErrorContext(err)
             )
         })?;
-    Ok(described
-        .stacks()
-        .iter()
-        .flat_map(|s| s.outputs())
-        .filter_map(|o| Some((o.output_key()?.to_owned(), o.output_value()?.to_owned())))
-        .collect())
+    let stacks = described.stacks();
+    Ok(Stack {
+        name: stack.to_owned(),
+        outputs: stacks
+            .iter()
+            .flat_map(|s| s.outputs())
+            .filter_map(|o| Some((o.output_key()?.to_owned(), o.output_value()?.to_owned())))
+            .collect(),
+        parameters: stacks
+            .iter()
+            .flat_map(|s| s.parameters())
+            .filter_map(|p| {
+                Some((
+                    p.parameter_key()?.to_owned(),
+                    p.parameter_value()?.to_owned(),
+                ))
+            })
+            .collect(),
+    })
 }

@@ -1,7 +1,7 @@
 //! The operator's program as a library: its command line (clap) and what each command does. The binary
 //! (`src/bin/twilio-video-callbacks.rs`) only parses [`Cli`] and hands it to [`run`].
 //!
-//! One module per capability: the archive jobs over Twilio's REST API ([`archive`]: backfill, reconcile,
+//! One module per capability: the post-deploy check ([`check`]), the archive jobs over Twilio's REST API ([`archive`]: backfill, reconcile,
 //! prune), the table's views ([`views`]: timeline, rooms), the index migration ([`index`]), replay
 //! ([`replay`]); the options every command takes and what they resolve to (`global`), the terminal and JSON
 //! output they share (`output`), the values clap parses (`parse`).
@@ -18,6 +18,7 @@ use std::process::ExitCode;
 use clap::{CommandFactory, Parser, Subcommand};
 
 pub mod archive;
+pub mod check;
 pub mod global;
 pub mod index;
 mod output;
@@ -32,13 +33,15 @@ use global::Global;
 #[command(
     name = "twilio-video-callbacks",
     version,
-    about = "Archive, check and prune a Twilio account's Video recordings and compositions; read its rooms.",
+    about = "Check a deployment end to end; archive, check and prune a Twilio account's Video recordings and \
+        compositions; read its rooms.",
     long_about = "Archive, check and prune a Twilio account's Video recordings and compositions; read the \
         stored rooms (timeline, rooms of a day) and send their media messages again (replay).\n\n\
         Settings come from options or the environment variables the Lambdas read; --stack reads the queue, \
         table and bucket from a deployed stack's outputs. AWS credentials and region come from the standard \
         AWS configuration (AWS_PROFILE, AWS_REGION, AWS_ENDPOINT_URL, ...).",
     after_help = "Examples:\n  \
+        twilio-video-callbacks --stack twilio-video-callbacks check\n  \
         twilio-video-callbacks --stack twilio-video-callbacks backfill --since 2024-01-01\n  \
         twilio-video-callbacks --stack twilio-video-callbacks reconcile --since 2024-01-01 --json\n  \
         twilio-video-callbacks --stack twilio-video-callbacks prune --since 2024-01-01 --until 2026-01-01 --delete\n  \
@@ -56,6 +59,15 @@ pub struct Cli {
 /// The commands. Each variant's doc comment is its help (first paragraph: the summary in the list).
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// After a deploy: deliver a signed test room-created to the callback URL and read it back (then
+    /// remove it), look at the table, queues and dead-letter queues, and, with an API key, list the rooms
+    /// Twilio created lately that do not send their callbacks here or whose room-created is missing.
+    /// Exit status 1 when a step fails.
+    #[command(after_help = "Examples:\n  \
+        twilio-video-callbacks --stack twilio-video-callbacks check\n  \
+        twilio-video-callbacks check --since 7d --json   # EVENTS_TABLE, MEDIA_QUEUE_URL, CALLBACK_URL, \
+        TWILIO_AUTH_TOKEN, TWILIO_ACCOUNT_SID from the environment")]
+    Check(check::Check),
     /// Send a media message for every completed recording and composition in the range, as the receiver
     /// would have for its callback; the media archiver copies them.
     #[command(
@@ -133,6 +145,7 @@ pub async fn run(cli: Cli) -> ExitCode {
 async fn dispatch(cli: &Cli) -> Result<ExitCode, String> {
     let global = &cli.global;
     match &cli.command {
+        Command::Check(args) => args.run(global).await,
         Command::Backfill(args) => args.run(global).await,
         Command::Reconcile(args) => args.run(global).await,
         Command::Prune(args) => args.run(global).await,
@@ -148,6 +161,7 @@ impl Command {
     fn check_usage(&self) -> Result<(), String> {
         match self {
             Command::Replay(args) => args.check_usage(),
+            Command::Check(args) => args.check_usage(),
             _ => Ok(()),
         }
     }

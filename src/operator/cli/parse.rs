@@ -1,4 +1,4 @@
-//! The values clap parses that are not plain strings or numbers: days and times.
+//! The values clap parses that are not plain strings or numbers: days, times and durations.
 
 use time::OffsetDateTime;
 
@@ -24,9 +24,43 @@ pub(super) fn parse_day(text: &str) -> Result<time::Date, String> {
     })
 }
 
+/// A duration: a whole number and a unit, `s`, `m`, `h` or `d` (`90s`, `15m`, `24h`, `7d`).
+pub(super) fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
+    let text = text.trim();
+    let bad =
+        || format!("{text:?} is not a duration: a whole number and s, m, h or d (24h, 90m, 7d)");
+    let unit_at = text.find(|c: char| !c.is_ascii_digit()).ok_or_else(bad)?;
+    let (number, unit) = text.split_at(unit_at);
+    let number: u64 = number.parse().map_err(|_| bad())?;
+    let seconds = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 60 * 60,
+        "d" => 24 * 60 * 60,
+        _ => return Err(bad()),
+    };
+    number
+        .checked_mul(seconds)
+        .filter(|&total| total > 0)
+        .map(std::time::Duration::from_secs)
+        .ok_or_else(bad)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn durations_take_a_number_and_a_unit() {
+        let secs = |text| parse_duration(text).map(|d| d.as_secs());
+        assert_eq!(secs("24h"), Ok(86_400));
+        assert_eq!(secs(" 90m "), Ok(5_400));
+        assert_eq!(secs("7d"), Ok(604_800));
+        assert_eq!(secs("30s"), Ok(30));
+        for bad in ["24", "h", "0h", "1w", "-1h", "1.5h", ""] {
+            assert!(parse_duration(bad).is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn a_day_is_its_midnight_utc() {

@@ -4,6 +4,8 @@
 //! - `GET /v1/Recordings` and `/v1/Compositions` filter on `Status` (deleted media only when asked for),
 //!   `DateCreatedAfter`, `DateCreatedBefore`; pages of at most `PageSize` (1 to 100, else 400 with
 //!   Twilio's error body), `meta.next_page_url` absolute on Twilio's own host (`null` on the last page);
+//! - `GET /v1/Rooms` filters on `Status` (`in-progress` when not given, as Twilio does), `DateCreatedAfter`
+//!   and `DateCreatedBefore`; `PageSize` 1 to 1000; the same `meta`, under the key `rooms`;
 //! - `DELETE /v1/{Recordings,Compositions}/{sid}` answers 204 and marks the resource deleted;
 //! - every request needs the test API key (HTTP Basic), and every `throttle_every`-th request is answered
 //!   429 with Twilio's error 20429: the first two of each method (GET, DELETE, ...) with `Retry-After: 1`,
@@ -29,7 +31,7 @@ const TWILIO: &str = "https://video.twilio.com";
 
 #[derive(Default)]
 pub struct RestState {
-    /// `Recordings` and `Compositions`, each by SID.
+    /// `Recordings`, `Compositions` and `Rooms`, each by SID.
     resources: Mutex<BTreeMap<&'static str, BTreeMap<String, Value>>>,
     pub requests: AtomicUsize,
     pub throttled: AtomicUsize,
@@ -51,7 +53,7 @@ pub struct FakeRest {
 }
 
 impl FakeRest {
-    /// Adds a Recording or Composition resource (its JSON as Twilio lists it).
+    /// Adds a Recording, Composition or Room resource (its JSON as Twilio lists it).
     pub fn add(&self, collection: &'static str, resource: Value) {
         let sid = resource["sid"].as_str().unwrap_or_default().to_owned();
         lock(&self.state.resources)
@@ -123,6 +125,45 @@ pub fn composition(sid: &str, room: &str, status: &str, created: &str, size: u64
         "status_callback_method": "POST",
         "url": format!("{TWILIO}/v1/Compositions/{sid}"),
         "links": {"media": format!("{TWILIO}/v1/Compositions/{sid}/Media")}
+    })
+}
+
+/// A Room as `GET /v1/Rooms` lists it; `status_callback` as set when the room was created.
+pub fn room(
+    sid: &str,
+    unique_name: &str,
+    status: &str,
+    created: &str,
+    status_callback: Option<&str>,
+) -> Value {
+    json!({
+        "sid": sid,
+        "status": status,
+        "date_created": created,
+        "date_updated": created,
+        "account_sid": "AC00000000000000000000000000000001",
+        "enable_turn": true,
+        "unique_name": unique_name,
+        "status_callback": status_callback,
+        "status_callback_method": "POST",
+        "end_time": if status == "in-progress" { Value::Null } else { Value::from(created) },
+        "duration": if status == "in-progress" { Value::Null } else { Value::from(60) },
+        "type": "group",
+        "max_participants": 50,
+        "max_participant_duration": 14400,
+        "max_concurrent_published_tracks": 170,
+        "record_participants_on_connect": false,
+        "video_codecs": ["VP8"],
+        "media_region": "us1",
+        "audio_only": false,
+        "empty_room_timeout": 5,
+        "unused_room_timeout": 5,
+        "large_room": false,
+        "url": format!("{TWILIO}/v1/Rooms/{sid}"),
+        "links": {
+            "participants": format!("{TWILIO}/v1/Rooms/{sid}/Participants"),
+            "recordings": format!("{TWILIO}/v1/Rooms/{sid}/Recordings")
+        }
     })
 }
 
@@ -224,6 +265,7 @@ async fn route(
     let collection: &'static str = match segments.get(1) {
         Some(&"Recordings") => "Recordings",
         Some(&"Compositions") => "Compositions",
+        Some(&"Rooms") => "Rooms",
         _ => return Ok(error(404, 20404, "The requested resource was not found")),
     };
     match (request.method(), segments.len()) {
@@ -252,14 +294,25 @@ fn list(
     collection: &'static str,
     query: &BTreeMap<String, String>,
 ) -> Response<Full<Bytes>> {
+    let max_page_size = if collection == "Rooms" { 1000 } else { 100 };
     let page_size: u32 = match query.get("PageSize").map(|s| s.parse::<u32>()) {
         None => 50,
-        Some(Ok(size)) if (1..=100).contains(&size) => size,
-        Some(_) => return error(400, 20001, "PageSize must be between 1 and 100"),
+        Some(Ok(size)) if (1..=max_page_size).contains(&size) => size,
+        Some(_) => {
+            return error(
+                400,
+                20001,
+                &format!("PageSize must be between 1 and {max_page_size}"),
+            )
+        }
     };
     lock(&state.page_sizes).push(page_size);
     let page: usize = query.get("Page").and_then(|p| p.parse().ok()).unwrap_or(0);
-    let wanted_status = query.get("Status").cloned();
+    // Rooms: Twilio lists only in-progress rooms when no Status is given.
+    let wanted_status = query
+        .get("Status")
+        .cloned()
+        .or_else(|| (collection == "Rooms").then(|| "in-progress".to_owned()));
     let after = query.get("DateCreatedAfter").cloned();
     let before = query.get("DateCreatedBefore").cloned();
     let resources = lock(&state.resources);

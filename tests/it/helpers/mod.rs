@@ -544,6 +544,14 @@ pub fn operator_cli() -> std::process::Command {
         "TWILIO_ACCOUNT_SID",
         "TWILIO_API_KEY_SID",
         "TWILIO_API_KEY_SECRET",
+        "TWILIO_AUTH_TOKEN",
+        "TWILIO_AUTH_TOKEN_PARAMETER",
+        "CALLBACK_URL",
+        "SPILL_QUEUE_URL",
+        "DEAD_LETTER_QUEUE_URL",
+        "SPILL_DEAD_LETTER_QUEUE_URL",
+        "TWILIO_VIDEO_BASE_URL",
+        "OUTPUT_JSON",
     ] {
         command.env_remove(name);
     }
