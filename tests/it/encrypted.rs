@@ -289,3 +289,84 @@ async fn each_account_is_read_with_its_own_key_and_an_account_without_one_is_ret
         "nothing recorded for the account without a key"
     );
 }
+
+#[tokio::test]
+async fn decrypt_round_trips_and_refuses_a_wrong_key_and_an_unencrypted_object() {
+    let bench = Bench::new().await;
+    let plain = plaintext(6 * MIB + 3, 7);
+    let sid = "RT000000000000000000000000000000d1";
+    serve(&bench, sid, &plain, Envelope::V2);
+    bench.twilio.add(
+        "RT000000000000000000000000000000d2",
+        Media {
+            size: 100,
+            content_type: "audio/x-matroska".into(),
+            ..Media::default()
+        },
+    );
+    let response = bench
+        .archiver()
+        .await
+        .handle(batch(&[
+            ("e", body(&recording(sid, plain.len() as u64))),
+            (
+                "p",
+                body(&recording("RT000000000000000000000000000000d2", 100)),
+            ),
+        ]))
+        .await;
+    assert!(response.batch_item_failures.is_empty(), "{response:?}");
+    let dir = std::env::temp_dir().join(crate::helpers::unique("decrypt"));
+    std::fs::create_dir_all(&dir).unwrap_or_else(|err| panic!("{err}"));
+    let right = dir.join("private.pem");
+    let wrong = dir.join("other.pem");
+    std::fs::write(&right, crypto::pkcs8_pem(crypto::private_key()))
+        .unwrap_or_else(|err| panic!("{err}"));
+    std::fs::write(&wrong, crypto::pkcs8_pem(crypto::other_private_key()))
+        .unwrap_or_else(|err| panic!("{err}"));
+    let run = |key: &std::path::Path, source: String, output: &std::path::Path| {
+        crate::helpers::operator_cli()
+            .args(["--json", "decrypt", "--private-key"])
+            .arg(key)
+            .arg(source)
+            .arg("--output")
+            .arg(output)
+            .output()
+            .unwrap_or_else(|err| panic!("{err}"))
+    };
+    let uri = |sid: &str| format!("s3://{}/{STEM}/{sid}.mka", bench.bucket);
+
+    let out = dir.join("plain.mka");
+    let done = run(&right, uri(sid), &out);
+    assert!(
+        done.status.success(),
+        "{}",
+        String::from_utf8_lossy(&done.stderr)
+    );
+    assert_eq!(std::fs::read(&out).unwrap_or_default(), plain);
+    let report: serde_json::Value =
+        serde_json::from_slice(&done.stdout).unwrap_or_else(|err| panic!("{err}"));
+    assert_eq!(report["sha256"], hex::encode(Sha256::digest(&plain)));
+    assert_eq!(report["size"], plain.len() as u64);
+
+    let refused = dir.join("wrong.mka");
+    let done = run(&wrong, uri(sid), &refused);
+    assert_eq!(done.status.code(), Some(1));
+    assert!(!refused.exists(), "no output for a wrong key");
+
+    let unencrypted = dir.join("unencrypted.mka");
+    let done = run(
+        &right,
+        uri("RT000000000000000000000000000000d2"),
+        &unencrypted,
+    );
+    assert_eq!(done.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&done.stderr).contains("not encrypted"));
+    assert!(!unencrypted.exists());
+    let leftovers: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|err| panic!("{err}"))
+        .filter_map(Result::ok)
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".partial"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+}
