@@ -180,7 +180,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_wrong_key_or_a_damaged_file_does_not_decrypt() {
-        let (ciphertext, envelope) = encrypt(b"a recording", false);
+        let (ciphertext, envelope) = encrypt(b"a recording of a room, longer than a block", false);
         let mut out = Vec::new();
         let wrong = decrypt(&envelope, &keys().1, ciphertext.as_slice(), &mut out).await;
         assert!(

@@ -57,16 +57,15 @@ impl Decrypt {
                 )
             })?;
         let metadata = object.metadata().cloned().unwrap_or_default();
-        let envelope = Envelope::from_metadata(
-            metadata.iter().map(|(k, v)| (k.as_str(), v.as_str())),
-        )
-        .map_err(|err| format!("{}: {err}", self.source))?
-        .ok_or_else(|| {
-            format!(
+        let envelope =
+            Envelope::from_metadata(metadata.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+                .map_err(|err| format!("{}: {err}", self.source))?
+                .ok_or_else(|| {
+                    format!(
                 "{} is not encrypted: it has no encryption envelope (x-amz-key and x-amz-iv)",
                 self.source
             )
-        })?;
+                })?;
         let partial = partial_path(&self.output);
         let written = async {
             let mut file = std::io::BufWriter::new(std::fs::File::create(&partial)?);
