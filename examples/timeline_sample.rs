@@ -230,6 +230,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                     size: message.size.unwrap_or_default(),
                     content_type: "video/x-matroska".into(),
                     sha256: "0".repeat(64),
+                    encrypted: None,
                 },
                 &at,
             ),
@@ -267,6 +268,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                     size: 734_003_200,
                     content_type: "video/mp4".into(),
                     sha256: "0".repeat(64),
+                    encrypted: None,
                 },
                 &room.at(end + 600),
             ))));

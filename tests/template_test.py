@@ -235,7 +235,7 @@ class MediaArchiver(unittest.TestCase):
     def test_every_variable_the_archiver_reads_is_set_except_the_inline_key_and_local_base_url(self):
         read = archiver_env_vars()
         variables = self.props["Environment"]["Variables"]
-        local_only = {"TWILIO_API_KEY_SID", "TWILIO_API_KEY_SECRET", "TWILIO_MEDIA_BASE_URL"}
+        local_only = {"TWILIO_API_KEY_SID", "TWILIO_API_KEY_SECRET", "TWILIO_API_KEYS", "TWILIO_MEDIA_BASE_URL"}
         self.assertEqual(read - local_only, set(variables) - set(ALLOCATOR_SETTINGS))
         self.assertEqual({k: variables.get(k) for k in ALLOCATOR_SETTINGS}, ALLOCATOR_SETTINGS)
         self.assertFalse(local_only & set(variables), "no API key secret in the template")
@@ -253,6 +253,7 @@ class MediaArchiver(unittest.TestCase):
     def test_least_privilege(self):
         statements = {s["Sid"]: s for s in policy_statements(RESOURCES["MediaArchiverRole"])}
         allowed = {"ArchiveBucket", "ArchivePrefix", "EventsTable", "MediaQueue", "TwilioApiKeyParameterName",
+                   "TwilioApiKeysParameterName",
                    "ArchiverLogGroup", "AWS::Partition", "AWS::Region", "AWS::AccountId"}
         for statement in statements.values():
             actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
@@ -268,16 +269,18 @@ class MediaArchiver(unittest.TestCase):
                          set(statements["RecordOutcomes"]["Action"]))
         upload = (ROOT / "src/archiver/upload.rs").read_text()
         needs = {"create_multipart_upload": "s3:PutObject", "upload_part": "s3:PutObject",
-                 "complete_multipart_upload": "s3:PutObject", "copy_object": "s3:PutObject",
-                 "head_object": "s3:GetObject", "delete_object": "s3:DeleteObject",
+                 "complete_multipart_upload": "s3:PutObject", "head_object": "s3:GetObject",
+                 "put_object_tagging": "s3:PutObjectTagging", "get_object_tagging": "s3:GetObjectTagging",
                  "abort_multipart_upload": "s3:AbortMultipartUpload", "list_objects_v2": "s3:ListBucket"}
         calls = set(re.findall(r"\.([a-z0-9_]+)\(\)\n\s*\.bucket\(", upload))
         self.assertLessEqual(calls, set(needs), "a new S3 call: add it to this table and to the role")
-        self.assertIn("copy_object", calls)
+        # Every file is written once: no in-place copy, and the SHA-256 goes into a tag.
+        self.assertNotIn("copy_object", upload)
+        self.assertIn("put_object_tagging", calls)
         s3_actions = set(statements["WriteArchivedMedia"]["Action"]) | {statements["FindArchivedMedia"]["Action"]}
         self.assertEqual({needs[c] for c in calls}, s3_actions)
 
-    def test_superseded_versions_of_the_in_place_copy_expire(self):
+    def test_superseded_versions_of_overwritten_files_expire(self):
         rules = {r["Id"]: r for r in RESOURCES["ArchiveBucket"]["Properties"]["LifecycleConfiguration"]["Rules"]
                  if isinstance(r, dict) and "Id" in r}
         rule = rules["expire-superseded-versions"]

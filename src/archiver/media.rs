@@ -4,8 +4,6 @@
 use std::future::Future;
 use std::time::Duration;
 
-use base64::engine::general_purpose::STANDARD as BASE64;
-use base64::Engine as _;
 use bytes::Bytes;
 use http_body_util::combinators::BoxBody;
 use http_body_util::{BodyExt, Empty};
@@ -17,48 +15,8 @@ use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 
 use crate::archiver::rules::ArchiveError;
-
-/// A Twilio API key (`SK...` and its secret). Never printed.
-#[derive(Clone)]
-pub struct ApiKey {
-    sid: String,
-    secret: String,
-}
-
-impl ApiKey {
-    /// From its two halves.
-    pub fn new(sid: impl Into<String>, secret: impl Into<String>) -> Self {
-        ApiKey {
-            sid: sid.into(),
-            secret: secret.into(),
-        }
-    }
-
-    /// From `SID:SECRET` (the SSM parameter's form).
-    pub fn parse(value: &str) -> Option<Self> {
-        let (sid, secret) = value.trim().split_once(':')?;
-        (!sid.is_empty() && !secret.is_empty()).then(|| ApiKey::new(sid, secret))
-    }
-
-    /// The key's SID (not secret).
-    pub fn sid(&self) -> &str {
-        &self.sid
-    }
-
-    /// The `Authorization` header's value.
-    pub(crate) fn basic_auth(&self) -> String {
-        format!(
-            "Basic {}",
-            BASE64.encode(format!("{}:{}", self.sid, self.secret))
-        )
-    }
-}
-
-impl std::fmt::Debug for ApiKey {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "ApiKey({}, secret redacted)", self.sid)
-    }
-}
+pub use crate::twilio::api_keys::{ApiKey, ApiKeys};
+use crate::twilio::envelope::META_PREFIX;
 
 /// A media file being served: its headers, and the body still to be read.
 pub struct MediaStream {
@@ -66,6 +24,10 @@ pub struct MediaStream {
     pub content_type: String,
     /// `Content-Length`, when the server sent one.
     pub content_length: Option<u64>,
+    /// Every `x-amz-meta-*` header served, as user metadata: names without the prefix (lowercase), in
+    /// the order served. Twilio's encryption envelope travels here
+    /// ([`crate::twilio::envelope::Envelope::from_metadata`]).
+    pub metadata: Vec<(String, String)>,
     /// The bytes, read frame by frame; an error means the transfer broke off.
     pub body: BoxBody<Bytes, std::io::Error>,
 }
@@ -75,14 +37,20 @@ impl std::fmt::Debug for MediaStream {
         f.debug_struct("MediaStream")
             .field("content_type", &self.content_type)
             .field("content_length", &self.content_length)
+            .field("metadata", &self.metadata)
             .finish_non_exhaustive()
     }
 }
 
 /// Where media files are read from: Twilio in production, a fake in unit tests.
 pub trait MediaSource: Send + Sync {
-    /// Opens the media at `url` (Twilio's `/Media` URL), following its redirect.
-    fn open(&self, url: &str) -> impl Future<Output = Result<MediaStream, ArchiveError>> + Send;
+    /// Opens the media at `url` (Twilio's `/Media` URL) of `account` (its SID: which API key reads it),
+    /// following its redirect.
+    fn open(
+        &self,
+        url: &str,
+        account: &str,
+    ) -> impl Future<Output = Result<MediaStream, ArchiveError>> + Send;
 }
 
 type HttpClient = Client<HttpsConnector<HttpConnector>, Empty<Bytes>>;
@@ -102,29 +70,33 @@ where
     Ok(Client::builder(TokioExecutor::new()).build(https))
 }
 
-/// Twilio's media endpoints over HTTPS (rustls, the compiled-in roots), with an API key.
+/// Twilio's media endpoints over HTTPS (rustls, the compiled-in roots), with each account's API key.
 pub struct TwilioMedia {
     http: HttpClient,
-    key: ApiKey,
+    keys: ApiKeys,
     read_timeout: Duration,
 }
 
 impl TwilioMedia {
-    /// A client sending `key` to Twilio (never to the file's host), waiting at most `read_timeout` for
-    /// response headers.
-    pub fn new(key: ApiKey, read_timeout: Duration) -> Result<Self, std::io::Error> {
+    /// A client sending the account's key from `keys` to Twilio (never to the file's host), waiting at
+    /// most `read_timeout` for response headers.
+    pub fn new(keys: ApiKeys, read_timeout: Duration) -> Result<Self, std::io::Error> {
         Ok(TwilioMedia {
             http: https_client()?,
-            key,
+            keys,
             read_timeout,
         })
     }
 
-    async fn get(&self, url: &str, with_key: bool) -> Result<Response<Incoming>, ArchiveError> {
+    async fn get(
+        &self,
+        url: &str,
+        key: Option<&ApiKey>,
+    ) -> Result<Response<Incoming>, ArchiveError> {
         let mut request =
             Request::get(url).header(hyper::header::USER_AGENT, "twilio-video-callbacks-archiver");
-        if with_key {
-            request = request.header(hyper::header::AUTHORIZATION, self.key.basic_auth());
+        if let Some(key) = key {
+            request = request.header(hyper::header::AUTHORIZATION, key.basic_auth());
         }
         let request = request
             .body(Empty::new())
@@ -141,9 +113,15 @@ impl TwilioMedia {
 }
 
 impl MediaSource for TwilioMedia {
-    async fn open(&self, url: &str) -> Result<MediaStream, ArchiveError> {
-        // Twilio: with the key. It answers a redirect to a short-lived URL of the file.
-        let response = self.get(url, true).await?;
+    async fn open(&self, url: &str, account: &str) -> Result<MediaStream, ArchiveError> {
+        let key = self
+            .keys
+            .for_account(account)
+            .ok_or_else(|| ArchiveError::NoKey {
+                account: account.to_owned(),
+            })?;
+        // Twilio: with the account's key. It answers a redirect to a short-lived URL of the file.
+        let response = self.get(url, Some(key)).await?;
         let response = match response.status() {
             status if status.is_redirection() => {
                 let location = response
@@ -155,7 +133,7 @@ impl MediaSource for TwilioMedia {
                     })?
                     .to_owned();
                 // The file's host is not Twilio's: never send the key there.
-                let file = self.get(&location, false).await?;
+                let file = self.get(&location, None).await?;
                 if !file.status().is_success() {
                     return Err(ArchiveError::Transient(format!(
                         "{} from the media file URL",
@@ -193,29 +171,18 @@ fn stream(response: Response<Incoming>) -> MediaStream {
         .unwrap_or("application/octet-stream")
         .to_owned();
     let content_length = header(hyper::header::CONTENT_LENGTH).and_then(|v| v.parse::<u64>().ok());
+    let metadata = response
+        .headers()
+        .iter()
+        .filter_map(|(name, value)| {
+            let name = name.as_str().strip_prefix(META_PREFIX)?;
+            Some((name.to_owned(), value.to_str().ok()?.to_owned()))
+        })
+        .collect();
     MediaStream {
         content_type,
         content_length,
+        metadata,
         body: response.into_body().map_err(std::io::Error::other).boxed(),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn api_keys_parse_from_sid_colon_secret_and_never_print_the_secret() {
-        let key = ApiKey::parse(" SK123:s3cr3t:with-colon ").unwrap_or_else(|| panic!("parses"));
-        assert_eq!(key.sid(), "SK123");
-        assert_eq!(key.secret, "s3cr3t:with-colon");
-        assert!(!format!("{key:?}").contains("s3cr3t"));
-        assert_eq!(
-            key.basic_auth(),
-            format!("Basic {}", BASE64.encode("SK123:s3cr3t:with-colon"))
-        );
-        assert!(ApiKey::parse("no-colon").is_none());
-        assert!(ApiKey::parse(":secret").is_none());
-        assert!(ApiKey::parse("SK1:").is_none());
     }
 }

@@ -2,9 +2,10 @@
 //! from Twilio into the team's own S3 bucket, and record where it went in the room's timeline.
 //!
 //! Order per message: read it (the library's versioned type, [`rules::read_message`]); skip if Twilio
-//! stored it externally or an object of the expected size is already archived; open the media at Twilio
-//! ([`media`]); stream it into an S3 multipart upload ([`upload`]) that completes only with every byte;
-//! record `media-archived`, or `media-archive-failed` for media Twilio deleted ([`record`]). This file
+//! stored it externally or an object of the expected size is already archived with its `sha256` tag;
+//! open the media at Twilio with its account's API key ([`media`]); refuse half an encryption envelope;
+//! stream it into an S3 multipart upload ([`upload`]) that keeps the envelope and completes only with
+//! every byte; record `media-archived`, or `media-archive-failed` for media Twilio deleted ([`record`]). This file
 //! holds the decisions (which outcome is recorded, which message is acknowledged and which retried); the
 //! three ports are traits, so the decisions are unit-tested without AWS or Twilio.
 
@@ -24,9 +25,10 @@ use crate::message::MediaMessage;
 use media::MediaSource;
 use record::{OutcomeLog, Recorded};
 use rules::{ArchiveError, ArchiveRecord, Archived};
-use upload::MediaSink;
+use upload::{Expected, MediaSink};
 
-pub use media::ApiKey;
+use crate::twilio::envelope::Envelope;
+pub use media::{ApiKey, ApiKeys};
 pub use settings::{build, AwsArchiver, KeySource, Settings};
 
 /// The archiver: its three ports, built once at cold start.
@@ -122,12 +124,19 @@ impl<M: MediaSource, S: MediaSink, R: OutcomeLog> Archiver<M, S, R> {
                         bytes,
                         mib_per_s = bytes as f64 / 1_048_576.0 / elapsed.as_secs_f64().max(1e-6),
                         sha256 = handled.outcome.sha256().unwrap_or("-"),
+                        encrypted = handled.outcome.encrypted().map_or("no", |v| v.as_str()),
                         ms,
                         "media archived"
                     )
                 }
                 Err(err @ ArchiveError::MediaGone(_)) => {
                     tracing::warn!(message_id = %id, error = %err, ms, "media gone at Twilio: recorded and acknowledged")
+                }
+                Err(err @ ArchiveError::NoKey { account }) => {
+                    tracing::error!(message_id = %id, account_sid = %account, error = %err, ms, "no API key for the message's account: media not archived; the message will be retried")
+                }
+                Err(err @ ArchiveError::Envelope(_)) => {
+                    tracing::error!(message_id = %id, error = %err, ms, "incomplete encryption envelope: nothing archived; the message will be retried")
                 }
                 Err(err) => {
                     tracing::error!(message_id = %id, error = %err, ms, "media not archived; the message will be retried")
@@ -196,8 +205,9 @@ impl<M: MediaSource, S: MediaSink, R: OutcomeLog> Archiver<M, S, R> {
             if let Some(found) = self.sink.find(&stem, size).await? {
                 return Ok(Archived::AlreadyThere {
                     s3_uri: found.s3_uri,
-                    size,
+                    size: found.size,
                     sha256: found.sha256,
+                    encrypted: found.encrypted,
                 });
             }
         }
@@ -226,22 +236,36 @@ impl<M: MediaSource, S: MediaSink, R: OutcomeLog> Archiver<M, S, R> {
         }
     }
 
-    /// One attempt: opens the media at Twilio (a fresh redirect each time) and streams it into the sink.
+    /// One attempt: opens the media at Twilio (a fresh redirect each time) and streams it into the sink,
+    /// with every `x-amz-meta-*` entry Twilio served (the encryption envelope) beside our own metadata.
+    /// Half an envelope fails before anything is written.
     async fn copy(&self, message: &MediaMessage, url: &str) -> Result<Archived, ArchiveError> {
-        let media = self.media.open(url).await?;
-        rules::check_announced(media.content_length, message.size)?;
+        let media = self.media.open(url, &message.account_sid).await?;
+        let envelope =
+            Envelope::from_metadata(media.metadata.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+                .map_err(|err| ArchiveError::Envelope(err.to_string()))?;
+        let encrypted = envelope.is_some();
+        rules::check_announced(media.content_length, message.size, encrypted)?;
         let content_type = media.content_type.clone();
         let ext = rules::extension(message, Some(&content_type));
         let key = rules::object_key(&self.prefix, message, &ext)?;
-        let uploaded = self
-            .sink
-            .upload(&key, media, metadata(message), message.size)
-            .await?;
+        let mut metadata = metadata(message);
+        for (name, value) in &media.metadata {
+            metadata
+                .entry(name.clone())
+                .or_insert_with(|| value.clone());
+        }
+        let expected = Expected {
+            size: message.size,
+            encrypted,
+        };
+        let uploaded = self.sink.upload(&key, media, metadata, expected).await?;
         Ok(Archived::Copied {
             s3_uri: uploaded.s3_uri,
             size: uploaded.size,
             content_type,
             sha256: uploaded.sha256,
+            encrypted: uploaded.encrypted,
         })
     }
 }
@@ -252,6 +276,8 @@ fn metric_outcome(result: &Result<Handled, ArchiveError>) -> &'static str {
         Ok(handled) => handled.outcome.word(),
         Err(ArchiveError::MediaGone(_)) => "gone",
         Err(ArchiveError::Unauthorized { .. }) => "unauthorized",
+        Err(ArchiveError::NoKey { .. }) => "no_key",
+        Err(ArchiveError::Envelope(_)) => "envelope_incomplete",
         Err(ArchiveError::InvalidMessage(_)) => "invalid_message",
         Err(ArchiveError::Transient(_)) => "failed",
     }

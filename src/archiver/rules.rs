@@ -4,6 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::message::{MediaMessage, SCHEMA_VERSION};
+use crate::twilio::envelope::{self, Version};
 
 /// Where archived media goes when `ARCHIVE_PREFIX` is not set.
 pub const DEFAULT_PREFIX: &str = "twilio-video/";
@@ -29,6 +30,20 @@ pub enum ArchiveError {
         /// The URL asked for (never with credentials).
         url: String,
     },
+    /// The archiver holds no API key for the message's account (`TWILIO_API_KEYS` names it not): retried,
+    /// then dead-lettered, until the account's key is added.
+    #[error(
+        "no Twilio API key for account {account}: add \"{account}\": \"SK...:secret\" to TWILIO_API_KEYS \
+         (or the TWILIO_API_KEYS_PARAMETER document); the message is retried, then dead-lettered"
+    )]
+    NoKey {
+        /// The message's account SID.
+        account: String,
+    },
+    /// Twilio served half an encryption envelope (a wrapped key without its IV, or the reverse) or an
+    /// unreadable one: the file could never be decrypted, so nothing is archived; retried.
+    #[error("not archived: {0}; the file could never be decrypted from this copy")]
+    Envelope(String),
     /// Anything that may succeed later: Twilio 5xx or 429, timeouts, connection errors, truncated
     /// bodies, size mismatches, S3 or DynamoDB errors.
     #[error("transient failure: {0}")]
@@ -53,8 +68,11 @@ pub enum Archived {
         size: u64,
         /// As Twilio served it.
         content_type: String,
-        /// The SHA-256 of every byte Twilio served (lowercase hex), computed as they streamed.
+        /// The SHA-256 of every byte Twilio served (lowercase hex), computed as they streamed: the
+        /// ciphertext's when the media is encrypted.
         sha256: String,
+        /// The envelope's version when Twilio served the media encrypted (kept in the object's metadata).
+        encrypted: Option<Version>,
     },
     /// The object was already there with the expected size and its SHA-256: nothing downloaded.
     AlreadyThere {
@@ -62,8 +80,10 @@ pub enum Archived {
         s3_uri: String,
         /// Its size.
         size: u64,
-        /// The SHA-256 in its metadata (lowercase hex).
+        /// The SHA-256 in its `sha256` tag (lowercase hex).
         sha256: String,
+        /// The envelope's version when the archived object carries one.
+        encrypted: Option<Version>,
     },
     /// Twilio wrote the media to the team's own storage (`media_external_location`): nothing to copy.
     External {
@@ -89,6 +109,16 @@ impl Archived {
         }
     }
 
+    /// The envelope's version when the archived media is encrypted.
+    pub fn encrypted(&self) -> Option<Version> {
+        match self {
+            Archived::Copied { encrypted, .. } | Archived::AlreadyThere { encrypted, .. } => {
+                *encrypted
+            }
+            Archived::External { .. } => None,
+        }
+    }
+
     /// The word for this outcome in logs and in the record's `how`.
     pub fn word(&self) -> &'static str {
         match self {
@@ -99,22 +129,39 @@ impl Archived {
     }
 }
 
-/// Whether `count` bytes received is the whole file: it must equal the response's `Content-Length` and
-/// the message's `size` wherever either is known. Anything else is a broken transfer, retried.
+/// Whether `count` bytes fit the message's `size`: equal, or for an encrypted file (AES-CBC pads the
+/// plaintext to a multiple of 16 bytes) equal to `size` or its padded length.
+pub fn fits_size(count: u64, size: u64, encrypted: bool) -> bool {
+    if encrypted {
+        envelope::ciphertext_fits(count, size)
+    } else {
+        count == size
+    }
+}
+
+/// Whether `count` bytes received is the whole file: it must equal the response's `Content-Length`, and
+/// fit the message's `size` ([`fits_size`]), wherever either is known. Anything else is a broken
+/// transfer, retried.
 pub fn check_length(
     count: u64,
     content_length: Option<u64>,
     size: Option<u64>,
+    encrypted: bool,
 ) -> Result<(), ArchiveError> {
-    for (what, expected) in [
-        ("Content-Length", content_length),
-        ("the message's size", size),
-    ] {
-        if let Some(expected) = expected.filter(|expected| *expected != count) {
-            return Err(ArchiveError::Transient(format!(
-                "received {count} bytes but {what} says {expected}"
-            )));
-        }
+    if let Some(expected) = content_length.filter(|expected| *expected != count) {
+        return Err(ArchiveError::Transient(format!(
+            "received {count} bytes but Content-Length says {expected}"
+        )));
+    }
+    if let Some(expected) = size.filter(|size| !fits_size(count, *size, encrypted)) {
+        let padded = if encrypted {
+            format!(" (or {} padded)", envelope::padded_length(expected))
+        } else {
+            String::new()
+        };
+        return Err(ArchiveError::Transient(format!(
+            "received {count} bytes but the message's size says {expected}{padded}"
+        )));
     }
     Ok(())
 }
@@ -143,11 +190,15 @@ pub fn part_size(base: u64, length: Option<u64>, number: u64) -> u64 {
     size.min(MAX_PART_SIZE)
 }
 
-/// Before any byte is read: Twilio's `Content-Length` must agree with the message's `size` when both are
-/// known, or the file is not downloaded at all (it could never be marked archived).
-pub fn check_announced(content_length: Option<u64>, size: Option<u64>) -> Result<(), ArchiveError> {
+/// Before any byte is read: Twilio's `Content-Length` must fit the message's `size` ([`fits_size`]) when
+/// both are known, or the file is not downloaded at all (it could never be marked archived).
+pub fn check_announced(
+    content_length: Option<u64>,
+    size: Option<u64>,
+    encrypted: bool,
+) -> Result<(), ArchiveError> {
     match (content_length, size) {
-        (Some(served), Some(expected)) if served != expected => {
+        (Some(served), Some(expected)) if !fits_size(served, expected, encrypted) => {
             Err(ArchiveError::Transient(format!(
             "Twilio serves {served} bytes (Content-Length) but the message's size says {expected}: \
              nothing downloaded"
@@ -259,9 +310,19 @@ pub struct ArchiveRecord {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub content_type: Option<String>,
     /// The SHA-256 of the archived bytes (lowercase hex): computed while they streamed from Twilio, also in
-    /// the object's `sha256` metadata, and checked against the SHA-256 S3 computed of the stored object.
+    /// the object's `sha256` tag (S3 itself verifies the object's full CRC64NVME checksum).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sha256: Option<String>,
+    /// What `sha256` is the hash of: `ciphertext` for an encrypted media (the stored bytes, not the
+    /// plaintext); absent for an unencrypted one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sha256_of: Option<String>,
+    /// `true` when Twilio served the media encrypted; the archived object keeps its envelope.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub encrypted: Option<bool>,
+    /// The envelope's version (`v1` or `v2`) of an encrypted media.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub envelope_version: Option<Version>,
     /// `copied`, `already_archived` or `external`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub how: Option<String>,
@@ -292,6 +353,9 @@ impl ArchiveRecord {
             size: None,
             content_type: None,
             sha256: None,
+            sha256_of: None,
+            encrypted: None,
+            envelope_version: None,
             how: None,
             reason: None,
             archived_at: at.to_owned(),
@@ -304,12 +368,18 @@ impl ArchiveRecord {
     pub fn archived(message: &MediaMessage, outcome: &Archived, at: &str) -> Self {
         let mut record = ArchiveRecord::new(message, "media-archived", at);
         record.how = Some(outcome.word().to_owned());
+        if let Some(version) = outcome.encrypted() {
+            record.encrypted = Some(true);
+            record.envelope_version = Some(version);
+            record.sha256_of = Some("ciphertext".to_owned());
+        }
         match outcome {
             Archived::Copied {
                 s3_uri,
                 size,
                 content_type,
                 sha256,
+                ..
             } => {
                 record.s3_uri = Some(s3_uri.clone());
                 record.size = Some(*size);
@@ -320,6 +390,7 @@ impl ArchiveRecord {
                 s3_uri,
                 size,
                 sha256,
+                ..
             } => {
                 record.s3_uri = Some(s3_uri.clone());
                 record.size = Some(*size);
@@ -444,24 +515,39 @@ mod tests {
 
     #[test]
     fn a_transfer_is_whole_only_when_every_known_length_agrees() {
-        assert_eq!(check_length(10, Some(10), Some(10)), Ok(()));
-        assert_eq!(check_length(10, None, None), Ok(()));
-        assert_eq!(check_length(10, None, Some(10)), Ok(()));
+        assert_eq!(check_length(10, Some(10), Some(10), false), Ok(()));
+        assert_eq!(check_length(10, None, None, false), Ok(()));
+        assert_eq!(check_length(10, None, Some(10), false), Ok(()));
         assert!(
-            matches!(check_length(9, Some(10), None), Err(ArchiveError::Transient(m)) if m.contains("Content-Length"))
+            matches!(check_length(9, Some(10), None, false), Err(ArchiveError::Transient(m)) if m.contains("Content-Length"))
         );
         assert!(
-            matches!(check_length(10, Some(10), Some(11)), Err(ArchiveError::Transient(m)) if m.contains("size"))
+            matches!(check_length(10, Some(10), Some(11), false), Err(ArchiveError::Transient(m)) if m.contains("size"))
         );
     }
 
     #[test]
-    fn a_file_whose_announced_length_differs_from_the_message_is_not_downloaded() {
-        assert_eq!(check_announced(Some(10), Some(10)), Ok(()));
-        assert_eq!(check_announced(None, Some(10)), Ok(()));
-        assert_eq!(check_announced(Some(10), None), Ok(()));
+    fn an_encrypted_file_is_its_size_or_its_padded_length_and_nothing_else() {
+        // 10 bytes of plaintext are 16 of ciphertext; a size that is already the ciphertext's fits too.
+        assert_eq!(check_length(16, Some(16), Some(10), true), Ok(()));
+        assert_eq!(check_length(16, Some(16), Some(16), true), Ok(()));
+        assert_eq!(check_length(32, None, Some(16), true), Ok(()));
         assert!(
-            matches!(check_announced(Some(12), Some(10)), Err(ArchiveError::Transient(m)) if m.contains("nothing downloaded"))
+            matches!(check_length(32, Some(32), Some(10), true), Err(ArchiveError::Transient(m)) if m.contains("16 padded"))
+        );
+        assert!(check_length(16, Some(16), Some(10), false).is_err());
+        assert_eq!(check_announced(Some(16), Some(10), true), Ok(()));
+        assert!(check_announced(Some(16), Some(10), false).is_err());
+        assert!(check_announced(Some(48), Some(10), true).is_err());
+    }
+
+    #[test]
+    fn a_file_whose_announced_length_differs_from_the_message_is_not_downloaded() {
+        assert_eq!(check_announced(Some(10), Some(10), false), Ok(()));
+        assert_eq!(check_announced(None, Some(10), false), Ok(()));
+        assert_eq!(check_announced(Some(10), None, false), Ok(()));
+        assert!(
+            matches!(check_announced(Some(12), Some(10), false), Err(ArchiveError::Transient(m)) if m.contains("nothing downloaded"))
         );
     }
 
@@ -514,8 +600,24 @@ mod tests {
             size: 10,
             content_type: "audio/x-matroska".into(),
             sha256: "ab".into(),
+            encrypted: None,
         };
         let record = ArchiveRecord::archived(&recording(), &outcome, "2026-11-27T10:00:00.000Z");
+        assert_eq!(
+            (record.encrypted, record.sha256_of.as_deref()),
+            (None, None)
+        );
+        let encrypted = Archived::Copied {
+            s3_uri: "s3://b/k".into(),
+            size: 16,
+            content_type: "audio/x-matroska".into(),
+            sha256: "cd".into(),
+            encrypted: Some(Version::V2),
+        };
+        let sealed = ArchiveRecord::archived(&recording(), &encrypted, "t");
+        assert_eq!(sealed.encrypted, Some(true));
+        assert_eq!(sealed.envelope_version, Some(Version::V2));
+        assert_eq!(sealed.sha256_of.as_deref(), Some("ciphertext"));
         assert_eq!(record.pk, "RM1");
         assert_eq!(record.sk, "2026-11-27T09:00:00.000Z#media-archived#RT1");
         assert_eq!(record.how.as_deref(), Some("copied"));

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use aws_config::SdkConfig;
 
-use crate::archiver::media::{ApiKey, TwilioMedia};
+use crate::archiver::media::{ApiKey, ApiKeys, TwilioMedia};
 use crate::archiver::record::DynamoOutcomes;
 use crate::archiver::rules::DEFAULT_PREFIX;
 use crate::archiver::upload::S3Archive;
@@ -20,13 +20,17 @@ pub const DEFAULT_PART_SIZE_MIB: u64 = 8;
 /// copy's peak under 64 MiB and leaves most of a 512 MB function for the batch's other messages.
 pub const DEFAULT_PARTS_IN_FLIGHT: usize = 4;
 
-/// Where the Twilio API key comes from.
+/// Where the Twilio API keys come from: one key for every message, or one per account.
 #[derive(Debug, Clone)]
 pub enum KeySource {
     /// `TWILIO_API_KEY_SID` and `TWILIO_API_KEY_SECRET`.
     Inline(ApiKey),
     /// `TWILIO_API_KEY_PARAMETER`: the name of an SSM SecureString holding `SID:SECRET`.
     SsmParameter(String),
+    /// `TWILIO_API_KEYS`: a JSON document `{"AC…": "SK…:secret"}` (locally).
+    Document(ApiKeys),
+    /// `TWILIO_API_KEYS_PARAMETER`: the name of an SSM SecureString holding that document (deployed).
+    DocumentParameter(String),
 }
 
 /// Everything the archiver reads from its environment.
@@ -85,29 +89,7 @@ impl Settings {
             "EVENTS_TABLE",
             "set it to the DynamoDB table where outcomes are recorded",
         )?;
-        let key = match (
-            lookup.get("TWILIO_API_KEY_SID"),
-            lookup.get("TWILIO_API_KEY_SECRET"),
-            lookup.get("TWILIO_API_KEY_PARAMETER"),
-        ) {
-            (Some(sid), Some(secret), None) => KeySource::Inline(ApiKey::new(sid, secret)),
-            (None, None, Some(parameter)) => KeySource::SsmParameter(parameter),
-            (None, None, None) => {
-                return Err(ConfigError::Missing {
-                    name: "TWILIO_API_KEY_PARAMETER",
-                    hint: "set it to the name of an SSM SecureString holding SID:SECRET of a Twilio API key, \
-                           or set TWILIO_API_KEY_SID and TWILIO_API_KEY_SECRET",
-                })
-            }
-            _ => {
-                return Err(ConfigError::Invalid {
-                    name: "TWILIO_API_KEY_SID",
-                    reason: "set both TWILIO_API_KEY_SID and TWILIO_API_KEY_SECRET, or only \
-                             TWILIO_API_KEY_PARAMETER"
-                        .into(),
-                })
-            }
-        };
+        let key = key_source(&lookup)?;
         let mut settings = Settings::new(bucket, table, key);
         if let Some(prefix) = lookup.get("ARCHIVE_PREFIX") {
             settings.prefix = prefix;
@@ -134,15 +116,74 @@ impl Settings {
     }
 }
 
-/// Resolves the API key, reading SSM (with decryption) when the settings name a parameter.
-pub async fn resolve_key(source: &KeySource, sdk: &SdkConfig) -> Result<ApiKey, ConfigError> {
+/// Exactly one of the four ways to give the keys.
+fn key_source(lookup: &impl Lookup) -> Result<KeySource, ConfigError> {
+    let sid = lookup.get("TWILIO_API_KEY_SID");
+    let secret = lookup.get("TWILIO_API_KEY_SECRET");
+    let parameter = lookup.get("TWILIO_API_KEY_PARAMETER");
+    let document = lookup.get("TWILIO_API_KEYS");
+    let documents = lookup.get("TWILIO_API_KEYS_PARAMETER");
+    let given = [
+        sid.is_some() || secret.is_some(),
+        parameter.is_some(),
+        document.is_some(),
+        documents.is_some(),
+    ];
+    if given.iter().filter(|g| **g).count() > 1 {
+        return Err(ConfigError::Invalid {
+            name: "TWILIO_API_KEYS",
+            reason: "set only one of TWILIO_API_KEYS, TWILIO_API_KEYS_PARAMETER, TWILIO_API_KEY_PARAMETER, \
+                     or TWILIO_API_KEY_SID with TWILIO_API_KEY_SECRET"
+                .into(),
+        });
+    }
+    Ok(match (sid, secret, parameter, document, documents) {
+        (Some(sid), Some(secret), ..) => KeySource::Inline(ApiKey::new(sid, secret)),
+        (Some(_), None, ..) | (None, Some(_), ..) => {
+            return Err(ConfigError::Invalid {
+                name: "TWILIO_API_KEY_SID",
+                reason: "set both TWILIO_API_KEY_SID and TWILIO_API_KEY_SECRET".into(),
+            })
+        }
+        (_, _, Some(parameter), ..) => KeySource::SsmParameter(parameter),
+        (_, _, _, Some(document), _) => {
+            KeySource::Document(ApiKeys::parse_document(&document).map_err(|err| {
+                ConfigError::Invalid {
+                    name: "TWILIO_API_KEYS",
+                    reason: err.to_string(),
+                }
+            })?)
+        }
+        (_, _, _, _, Some(parameter)) => KeySource::DocumentParameter(parameter),
+        (None, None, None, None, None) => return Err(ConfigError::Missing {
+            name: "TWILIO_API_KEY_PARAMETER",
+            hint:
+                "set it to the name of an SSM SecureString holding SID:SECRET of a Twilio API key \
+                       (or TWILIO_API_KEYS_PARAMETER for one key per account), or set \
+                       TWILIO_API_KEY_SID and TWILIO_API_KEY_SECRET (or TWILIO_API_KEYS)",
+        }),
+    })
+}
+
+/// Resolves the API keys, reading SSM (with decryption) when the settings name a parameter.
+pub async fn resolve_keys(source: &KeySource, sdk: &SdkConfig) -> Result<ApiKeys, ConfigError> {
     match source {
-        KeySource::Inline(key) => Ok(key.clone()),
+        KeySource::Inline(key) => Ok(ApiKeys::Single(key.clone())),
+        KeySource::Document(keys) => Ok(keys.clone()),
         KeySource::SsmParameter(parameter) => {
             let value = ssm::secure_string(sdk, parameter).await?;
-            ApiKey::parse(&value).ok_or_else(|| ConfigError::Ssm {
+            ApiKey::parse(&value)
+                .map(ApiKeys::Single)
+                .ok_or_else(|| ConfigError::Ssm {
+                    parameter: parameter.clone(),
+                    reason: "it must hold SID:SECRET of a Twilio API key".into(),
+                })
+        }
+        KeySource::DocumentParameter(parameter) => {
+            let value = ssm::secure_string(sdk, parameter).await?;
+            ApiKeys::parse_document(&value).map_err(|err| ConfigError::Ssm {
                 parameter: parameter.clone(),
-                reason: "it must hold SID:SECRET of a Twilio API key".into(),
+                reason: err.to_string(),
             })
         }
     }
@@ -153,9 +194,9 @@ pub type AwsArchiver = Archiver<TwilioMedia, S3Archive, DynamoOutcomes>;
 
 /// Builds the archiver once: the API key, the clients.
 pub async fn build(settings: &Settings, sdk: &SdkConfig) -> Result<AwsArchiver, ConfigError> {
-    let key = resolve_key(&settings.key, sdk).await?;
+    let keys = resolve_keys(&settings.key, sdk).await?;
     let media =
-        TwilioMedia::new(key, settings.read_timeout).map_err(|err| ConfigError::Invalid {
+        TwilioMedia::new(keys, settings.read_timeout).map_err(|err| ConfigError::Invalid {
             name: "TLS",
             reason: err.to_string(),
         })?;
@@ -285,6 +326,46 @@ mod tests {
             ]
             .concat(),
         );
+        assert!(matches!(both, Err(ConfigError::Invalid { .. })));
+    }
+
+    #[test]
+    fn a_key_document_is_read_inline_or_named_and_never_beside_another_key() {
+        let no_parameter: Vec<_> = BASE[..2].to_vec();
+        let inline = settings(
+            &[
+                &no_parameter[..],
+                &[("TWILIO_API_KEYS", r#"{"AC1": "SK1:a", "AC2": "SK2:b"}"#)],
+            ]
+            .concat(),
+        );
+        assert!(
+            matches!(&inline, Ok(Settings { key: KeySource::Document(k), .. }) if k.accounts() == ["AC1", "AC2"]),
+            "{inline:?}"
+        );
+        let named = settings(
+            &[
+                &no_parameter[..],
+                &[("TWILIO_API_KEYS_PARAMETER", "/twilio/keys")],
+            ]
+            .concat(),
+        );
+        assert!(matches!(
+            named,
+            Ok(Settings {
+                key: KeySource::DocumentParameter(_),
+                ..
+            })
+        ));
+        let bad = settings(&[&no_parameter[..], &[("TWILIO_API_KEYS", "{}")]].concat());
+        assert!(matches!(
+            bad,
+            Err(ConfigError::Invalid {
+                name: "TWILIO_API_KEYS",
+                ..
+            })
+        ));
+        let both = settings(&[BASE, &[("TWILIO_API_KEYS", r#"{"AC1": "SK1:a"}"#)]].concat());
         assert!(matches!(both, Err(ConfigError::Invalid { .. })));
     }
 

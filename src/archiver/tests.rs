@@ -12,7 +12,7 @@ use sha2::{Digest, Sha256};
 use super::media::{MediaSource, MediaStream};
 use super::record::{OutcomeLog, Recorded};
 use super::rules::{ArchiveError, ArchiveRecord};
-use super::upload::{MediaSink, Uploaded};
+use super::upload::{Expected, MediaSink, Uploaded};
 use super::Archiver;
 use crate::message::MediaMessage;
 use crate::twilio::callback::Container;
@@ -45,6 +45,7 @@ fn stream_of(bytes: &[u8]) -> MediaStream {
     MediaStream {
         content_type: "audio/x-matroska".to_owned(),
         content_length: Some(bytes.len() as u64),
+        metadata: Vec::new(),
         body: Full::new(Bytes::from(bytes.to_vec()))
             .map_err(|never| match never {})
             .boxed(),
@@ -52,7 +53,7 @@ fn stream_of(bytes: &[u8]) -> MediaStream {
 }
 
 impl MediaSource for FakeTwilio {
-    async fn open(&self, url: &str) -> Result<MediaStream, ArchiveError> {
+    async fn open(&self, url: &str, _account: &str) -> Result<MediaStream, ArchiveError> {
         let times = {
             let mut opened = lock(&self.opened);
             opened.push(url.to_owned());
@@ -84,6 +85,7 @@ impl MediaSource for FakeTwilio {
             }) => Ok(MediaStream {
                 content_type: (*content_type).to_owned(),
                 content_length: Some(claimed_length.unwrap_or(bytes.len() as u64)),
+                metadata: Vec::new(),
                 body: Full::new(Bytes::from(bytes.clone()))
                     .map_err(|never| match never {})
                     .boxed(),
@@ -108,6 +110,7 @@ impl MediaSink for FakeBucket {
                 s3_uri: format!("s3://archive/{key}"),
                 size,
                 sha256: hex::encode(Sha256::digest(bytes)),
+                encrypted: None,
             }))
     }
 
@@ -116,7 +119,7 @@ impl MediaSink for FakeBucket {
         key: &str,
         media: MediaStream,
         _metadata: HashMap<String, String>,
-        expected_size: Option<u64>,
+        expected: Expected,
     ) -> Result<Uploaded, ArchiveError> {
         let bytes = media
             .body
@@ -124,12 +127,18 @@ impl MediaSink for FakeBucket {
             .await
             .map_err(|err| ArchiveError::Transient(err.to_string()))?
             .to_bytes();
-        super::rules::check_length(bytes.len() as u64, media.content_length, expected_size)?;
+        super::rules::check_length(
+            bytes.len() as u64,
+            media.content_length,
+            expected.size,
+            expected.encrypted,
+        )?;
         lock(&self.objects).insert(key.to_owned(), bytes.to_vec());
         Ok(Uploaded {
             s3_uri: format!("s3://archive/{key}"),
             size: bytes.len() as u64,
             sha256: hex::encode(Sha256::digest(&bytes)),
+            encrypted: None,
         })
     }
 }
@@ -553,6 +562,7 @@ fn every_result_has_its_metric_outcome() {
                 size: 1,
                 content_type: "audio/x-matroska".into(),
                 sha256: "0".repeat(64),
+                encrypted: None,
             }),
             "copied",
         ),
@@ -561,6 +571,7 @@ fn every_result_has_its_metric_outcome() {
                 s3_uri: "s3://b/k".into(),
                 size: 1,
                 sha256: "0".repeat(64),
+                encrypted: None,
             }),
             "already_archived",
         ),
@@ -581,6 +592,16 @@ fn every_result_has_its_metric_outcome() {
         (
             Err(ArchiveError::InvalidMessage("x".into())),
             "invalid_message",
+        ),
+        (
+            Err(ArchiveError::NoKey {
+                account: "AC2".into(),
+            }),
+            "no_key",
+        ),
+        (
+            Err(ArchiveError::Envelope("half".into())),
+            "envelope_incomplete",
         ),
         (Err(ArchiveError::Transient("x".into())), "failed"),
     ];

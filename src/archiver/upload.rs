@@ -1,24 +1,30 @@
 //! The archive bucket: is a media file already there, and a streamed S3 multipart upload that completes
 //! only when every byte the source promised has arrived (and aborts otherwise, leaving no parts behind).
 //!
-//! The upload is a pipeline: the download keeps reading while the parts already read upload at the same
-//! time. A part is filled and uploaded only with one of `parts_in_flight` slots, shared by every message of
-//! the function, so the part buffers never take more than `parts_in_flight` × the part size, whatever the
-//! batch. Each part carries its SHA-256 so that S3
-//! verifies what it received; the SHA-256 of the whole file is computed while it streams, written into the
-//! object's metadata (`sha256`) by an in-place copy, and compared with the SHA-256 S3 computes of the
-//! stored object during that copy.
+//! Every file is written once. The upload is a pipeline: the download keeps reading while the parts
+//! already read upload at the same time. A part is filled and uploaded only with one of `parts_in_flight`
+//! slots, shared by every message of the function, and each slot's buffer is reused from part to part:
+//! the part buffers never take more than `parts_in_flight` × the part size, whatever the batch, and no
+//! part's memory is handed back to the allocator to be fragmented between threads.
+//!
+//! Integrity without a second write: each part carries its CRC64NVME, and the upload is created with S3's
+//! full-object checksum (`ChecksumType` `FULL_OBJECT`), so `CompleteMultipartUpload` names the CRC64NVME
+//! of the whole file as it streamed from Twilio and S3 refuses to complete an object whose bytes differ.
+//! The SHA-256 of the whole file, computed as it streams, goes into the object's `sha256` tag
+//! (`PutObjectTagging` creates no object version) and into the record. The object's metadata, the
+//! encryption envelope included, is set when the upload is created.
 
 use std::collections::HashMap;
 use std::future::Future;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{
-    ChecksumAlgorithm, ChecksumType, CompletedMultipartUpload, CompletedPart, MetadataDirective,
-    ServerSideEncryption,
+    ChecksumAlgorithm, ChecksumType, CompletedMultipartUpload, CompletedPart, ServerSideEncryption,
+    Tag, Tagging,
 };
+use aws_smithy_checksums::ChecksumAlgorithm as Crc;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine as _;
 use bytes::{Bytes, BytesMut};
@@ -29,15 +35,20 @@ use tokio::task::JoinSet;
 
 use crate::archiver::media::MediaStream;
 use crate::archiver::rules::{self, ArchiveError};
+use crate::twilio::envelope::{Envelope, Version};
 
-/// The object metadata entry holding the SHA-256 of the archived bytes (lowercase hex).
-pub const SHA256_METADATA: &str = "sha256";
+/// The object tag holding the SHA-256 of the archived bytes (lowercase hex).
+pub const SHA256_TAG: &str = "sha256";
 
-/// The largest object S3 copies in one `CopyObject`: larger files keep their SHA-256 in the table only.
-const MAX_COPY: u64 = 5 * 1024 * 1024 * 1024;
-
-/// How long the in-place copy may take (the function's timeout is 150 s).
-const COPY_TIMEOUT: Duration = Duration::from_secs(120);
+/// The length the archived bytes must have: the message's `size` when known, and whether the media is
+/// encrypted (then the padded length fits too, [`rules::fits_size`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Expected {
+    /// The message's `size`.
+    pub size: Option<u64>,
+    /// Whether Twilio served the media encrypted.
+    pub encrypted: bool,
+}
 
 /// A file written to the archive.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -48,32 +59,40 @@ pub struct Uploaded {
     pub size: u64,
     /// The SHA-256 of those bytes, lowercase hex.
     pub sha256: String,
+    /// The envelope's version, when the object keeps one (an encrypted media).
+    pub encrypted: Option<Version>,
 }
 
 /// Where media files are kept: an S3 bucket in production, memory in unit tests.
 pub trait MediaSink: Send + Sync {
-    /// An archived object whose key starts with `stem`, that holds exactly `size` bytes and whose SHA-256
-    /// was recorded when it was written, if any. (An object without one, from an interrupted archive, is
-    /// not trusted: the media is copied again.)
+    /// An archived object whose key starts with `stem`, with its `sha256` tag and the expected length:
+    /// `size` bytes, or its AES-CBC padded length for an object that keeps an encryption envelope. (An
+    /// object without the tag, from an interrupted archive, is not trusted: the media is copied again.)
     fn find(
         &self,
         stem: &str,
         size: u64,
     ) -> impl Future<Output = Result<Option<Uploaded>, ArchiveError>> + Send;
 
-    /// Streams `media` into a new object at `key`, completing it only when the byte count agrees with
-    /// the stream's `Content-Length` and with `expected_size` ([`rules::check_length`]).
+    /// Streams `media` into a new object at `key` with `metadata`, completing it only when the byte
+    /// count agrees with the stream's `Content-Length` and with `expected` ([`rules::check_length`]).
     fn upload(
         &self,
         key: &str,
         media: MediaStream,
         metadata: HashMap<String, String>,
-        expected_size: Option<u64>,
+        expected: Expected,
     ) -> impl Future<Output = Result<Uploaded, ArchiveError>> + Send;
 }
 
 fn transient(what: &str, err: impl std::fmt::Display) -> ArchiveError {
     ArchiveError::Transient(format!("{what}: {err}"))
+}
+
+fn s3_error<E: std::error::Error + 'static, R: std::fmt::Debug>(
+    what: &'static str,
+) -> impl Fn(aws_sdk_s3::error::SdkError<E, R>) -> ArchiveError {
+    move |err| transient(what, aws_sdk_s3::error::DisplayErrorContext(err))
 }
 
 /// The archive bucket in S3 (server-side encrypted, multipart, checksummed).
@@ -83,9 +102,69 @@ pub struct S3Archive {
     bucket: String,
     part_size: u64,
     read_timeout: Duration,
-    /// One permit per part being filled or uploaded, shared by every upload of this archiver: they bound
+    /// One slot per part being filled or uploaded, shared by every upload of this archiver: they bound
     /// its memory to `part_size` × their number, whatever the batch.
-    slots: Arc<Semaphore>,
+    slots: Slots,
+}
+
+/// The part slots: permits, and the buffers they reuse (at most one per permit).
+#[derive(Debug, Clone)]
+struct Slots {
+    permits: Arc<Semaphore>,
+    spare: Arc<Mutex<Vec<BytesMut>>>,
+}
+
+/// One part's right to memory and to an upload; given back by [`Slot::release`].
+struct Slot {
+    permit: OwnedSemaphorePermit,
+    spare: Arc<Mutex<Vec<BytesMut>>>,
+}
+
+impl Slots {
+    fn new(n: usize) -> Self {
+        Slots {
+            permits: Arc::new(Semaphore::new(n)),
+            spare: Arc::new(Mutex::new(Vec::with_capacity(n))),
+        }
+    }
+
+    /// Waits for a slot; returns it with an empty buffer of at least `size` bytes' capacity: a spare one
+    /// when there is one (part buffers are allocated once and reused), else a new one.
+    async fn take(&self, size: usize) -> Result<(Slot, BytesMut), ArchiveError> {
+        let permit = self
+            .permits
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|err| ArchiveError::Transient(format!("part slots: {err}")))?;
+        let mut buffer = self
+            .spare
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .pop()
+            .unwrap_or_default();
+        buffer.clear();
+        buffer.reserve(size);
+        let slot = Slot {
+            permit,
+            spare: self.spare.clone(),
+        };
+        Ok((slot, buffer))
+    }
+}
+
+impl Slot {
+    /// Keeps the part's buffer for the next part (when nothing else holds it: otherwise it is freed
+    /// here), then frees the permit: a new part's memory is never taken while this one's is held.
+    fn release(self, data: Bytes) {
+        if let Ok(buffer) = data.try_into_mut() {
+            self.spare
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .push(buffer);
+        }
+        drop(self.permit);
+    }
 }
 
 /// A multipart upload being written.
@@ -100,15 +179,17 @@ struct Streamed {
     parts: Vec<CompletedPart>,
     count: u64,
     sha256: [u8; 32],
+    /// The whole file's CRC64NVME, base64 (as S3 names it).
+    crc64: String,
 }
 
 impl S3Archive {
     /// Writes to `bucket` in parts of `part_size` bytes (S3's minimum is 5 MiB; larger files get larger
-    /// parts, see [`rules::part_size`]), with at most `parts_in_flight` parts uploading at once across
-    /// every upload of this archiver, giving up when the source sends nothing for `read_timeout`.
+    /// parts, see [`rules::part_size`]), with at most `parts_in_flight` parts filled or uploading at once
+    /// across every upload of this archiver, giving up when the source sends nothing for `read_timeout`.
     ///
     /// Memory: the part buffers never exceed `part_size` × `parts_in_flight`, across every file being
-    /// copied at once (a part is filled only with a slot, which it keeps until it is uploaded).
+    /// copied at once (a part is filled only in a slot's buffer, which it keeps until it is uploaded).
     pub fn new(
         s3: aws_sdk_s3::Client,
         bucket: impl Into<String>,
@@ -121,7 +202,7 @@ impl S3Archive {
             bucket: bucket.into(),
             part_size: part_size as u64,
             read_timeout,
-            slots: Arc::new(Semaphore::new(parts_in_flight.max(1))),
+            slots: Slots::new(parts_in_flight.max(1)),
         }
     }
 
@@ -129,23 +210,27 @@ impl S3Archive {
         format!("s3://{}/{key}", self.bucket)
     }
 
-    /// `bucket/key`, URL-encoded as `CopySource` requires (slashes kept).
-    fn copy_source(&self, key: &str) -> String {
-        const KEEP: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
-            .remove(b'/')
-            .remove(b'-')
-            .remove(b'_')
-            .remove(b'.')
-            .remove(b'~');
-        format!(
-            "{}/{}",
-            self.bucket,
-            percent_encoding::utf8_percent_encode(key, KEEP)
-        )
+    /// An object's `sha256` tag, if it holds a valid one.
+    async fn sha256_tag(&self, key: &str) -> Result<Option<String>, ArchiveError> {
+        let tagging = self
+            .s3
+            .get_object_tagging()
+            .bucket(&self.bucket)
+            .key(key)
+            .send()
+            .await
+            .map_err(s3_error("reading the archived object's tags"))?;
+        Ok(tagging
+            .tag_set()
+            .iter()
+            .find(|tag| tag.key() == SHA256_TAG)
+            .map(|tag| tag.value().to_owned())
+            .filter(|v| v.len() == 64 && v.bytes().all(|b| b.is_ascii_hexdigit())))
     }
 
-    /// The SHA-256 recorded in an object's metadata, if it is a valid one.
-    async fn recorded_sha256(&self, key: &str) -> Result<Option<String>, ArchiveError> {
+    /// The envelope an archived object keeps in its metadata (`None` for one without), or an error for
+    /// half of one.
+    async fn envelope_of(&self, key: &str) -> Result<Option<Envelope>, ArchiveError> {
         let head = self
             .s3
             .head_object()
@@ -153,17 +238,10 @@ impl S3Archive {
             .key(key)
             .send()
             .await
-            .map_err(|err| {
-                transient(
-                    "reading the archived object",
-                    aws_sdk_s3::error::DisplayErrorContext(err),
-                )
-            })?;
-        Ok(head
-            .metadata()
-            .and_then(|m| m.get(SHA256_METADATA))
-            .filter(|v| v.len() == 64 && v.bytes().all(|b| b.is_ascii_hexdigit()))
-            .cloned())
+            .map_err(s3_error("reading the archived object"))?;
+        let metadata = head.metadata().cloned().unwrap_or_default();
+        Envelope::from_metadata(metadata.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .map_err(|err| ArchiveError::Envelope(format!("the archived {key}: {err}")))
     }
 
     async fn start<'a>(
@@ -179,16 +257,12 @@ impl S3Archive {
             .key(key)
             .content_type(content_type)
             .server_side_encryption(ServerSideEncryption::Aes256)
-            .checksum_algorithm(ChecksumAlgorithm::Sha256)
+            .checksum_algorithm(ChecksumAlgorithm::Crc64Nvme)
+            .checksum_type(ChecksumType::FullObject)
             .set_metadata(Some(metadata.clone()))
             .send()
             .await
-            .map_err(|err| {
-                transient(
-                    "starting the upload",
-                    aws_sdk_s3::error::DisplayErrorContext(err),
-                )
-            })?;
+            .map_err(s3_error("starting the upload"))?;
         let id = upload
             .upload_id()
             .ok_or_else(|| ArchiveError::Transient("S3 gave no upload id".into()))?
@@ -199,12 +273,34 @@ impl S3Archive {
             id,
         })
     }
+
+    /// Tags the completed object with its SHA-256 (a tag creates no object version).
+    async fn tag(&self, key: &str, sha256: &str) -> Result<(), ArchiveError> {
+        let tag = Tag::builder()
+            .key(SHA256_TAG)
+            .value(sha256)
+            .build()
+            .map_err(|err| transient("the sha256 tag", err))?;
+        let tagging = Tagging::builder()
+            .tag_set(tag)
+            .build()
+            .map_err(|err| transient("the sha256 tag", err))?;
+        self.s3
+            .put_object_tagging()
+            .bucket(&self.bucket)
+            .key(key)
+            .tagging(tagging)
+            .send()
+            .await
+            .map_err(s3_error("tagging the object with its SHA-256"))?;
+        Ok(())
+    }
 }
 
 impl Upload<'_> {
-    /// Reads the body and hands each full part to an upload task, while at most the semaphore's permits
-    /// are uploading; hashes the whole file as it passes. On any failure the tasks still running are
-    /// cancelled and awaited before returning, so nothing is uploaded after the caller aborts.
+    /// Reads the body and hands each full part to an upload task, while at most the slots' parts are
+    /// filled or uploading; hashes the whole file as it passes. On any failure the tasks still running
+    /// are cancelled and awaited before returning, so nothing is uploaded after the caller aborts.
     async fn stream(
         &self,
         media: &mut MediaStream,
@@ -227,11 +323,12 @@ impl Upload<'_> {
         let read_timeout = self.archive.read_timeout;
         let mut parts = Vec::new();
         let mut whole = Sha256::new();
+        let mut crc = Crc::Crc64Nvme.into_impl();
         let mut count: u64 = 0;
         let mut number: u64 = 1;
         let mut target = rules::part_size(self.archive.part_size, length, number) as usize;
-        let mut buffer = BytesMut::new();
-        let mut slot = None;
+        // The part being filled, in its slot's buffer: nothing is kept in memory without a slot.
+        let mut filling: Option<(Slot, BytesMut)> = None;
         loop {
             let frame = match tokio::time::timeout(read_timeout, media.body.frame()).await {
                 Err(_) => {
@@ -253,25 +350,26 @@ impl Upload<'_> {
             };
             count += data.len() as u64;
             whole.update(&data);
+            crc.update(&data);
             while !data.is_empty() {
-                if slot.is_none() {
-                    if number > rules::MAX_PARTS {
-                        return Err(ArchiveError::Transient(format!(
-                            "more than {} parts: the file outgrew the part size chosen for it",
-                            rules::MAX_PARTS
-                        )));
+                let (_, buffer) = match &mut filling {
+                    Some(filling) => filling,
+                    None => {
+                        if number > rules::MAX_PARTS {
+                            return Err(ArchiveError::Transient(format!(
+                                "more than {} parts: the file outgrew the part size chosen for it",
+                                rules::MAX_PARTS
+                            )));
+                        }
+                        filling.insert(self.archive.slots.take(target).await?)
                     }
-                    // A part's memory is taken only with a slot: the slots bound every buffer.
-                    slot = Some(self.slot().await?);
-                    // Exactly one part's worth: extending never reallocates.
-                    buffer.reserve(target);
-                }
+                };
                 let take = (target - buffer.len()).min(data.len());
                 buffer.extend_from_slice(&data.split_to(take));
                 if buffer.len() == target {
-                    let full = std::mem::take(&mut buffer).freeze();
-                    let held = self.slot_or_wait(slot.take()).await?;
-                    send_part(self, in_flight, number, full, held)?;
+                    if let Some((slot, buffer)) = filling.take() {
+                        send_part(self, in_flight, number, buffer.freeze(), slot)?;
+                    }
                     while let Some(done) = in_flight.try_join_next() {
                         parts.push(joined(done)?);
                     }
@@ -280,9 +378,14 @@ impl Upload<'_> {
                 }
             }
         }
-        if !buffer.is_empty() || number == 1 {
-            let held = self.slot_or_wait(slot.take()).await?;
-            send_part(self, in_flight, number, buffer.freeze(), held)?;
+        match filling.take() {
+            Some((slot, buffer)) => send_part(self, in_flight, number, buffer.freeze(), slot)?,
+            // An empty file is one empty part.
+            None if number == 1 => {
+                let (slot, buffer) = self.archive.slots.take(0).await?;
+                send_part(self, in_flight, number, buffer.freeze(), slot)?;
+            }
+            None => {}
         }
         while let Some(done) = in_flight.join_next().await {
             parts.push(joined(done)?);
@@ -292,31 +395,12 @@ impl Upload<'_> {
             parts,
             count,
             sha256: whole.finalize().into(),
+            crc64: BASE64.encode(crc.finalize()),
         })
     }
 
-    /// One part's worth of memory and upload: waits until fewer than `parts_in_flight` parts are being
-    /// filled or uploaded by this archiver.
-    async fn slot(&self) -> Result<OwnedSemaphorePermit, ArchiveError> {
-        self.archive
-            .slots
-            .clone()
-            .acquire_owned()
-            .await
-            .map_err(|err| ArchiveError::Transient(format!("part slots: {err}")))
-    }
-
-    async fn slot_or_wait(
-        &self,
-        held: Option<OwnedSemaphorePermit>,
-    ) -> Result<OwnedSemaphorePermit, ArchiveError> {
-        match held {
-            Some(slot) => Ok(slot),
-            None => self.slot().await,
-        }
-    }
-
-    async fn complete(&self, parts: Vec<CompletedPart>) -> Result<Option<String>, ArchiveError> {
+    /// Completes the object, naming its full-object CRC64NVME (S3 refuses bytes that differ from it).
+    async fn complete(&self, parts: Vec<CompletedPart>, crc64: &str) -> Result<(), ArchiveError> {
         let completed = self
             .archive
             .s3
@@ -329,15 +413,19 @@ impl Upload<'_> {
                     .set_parts(Some(parts))
                     .build(),
             )
+            .checksum_crc64_nvme(crc64)
+            .checksum_type(ChecksumType::FullObject)
             .send()
             .await
-            .map_err(|err| {
-                transient(
-                    "completing the upload",
-                    aws_sdk_s3::error::DisplayErrorContext(err),
-                )
-            })?;
-        Ok(completed.e_tag().map(str::to_owned))
+            .map_err(s3_error("completing the upload"))?;
+        // S3 verified the bytes against `crc64`. A store that answers another value (one that does not
+        // verify) holds something else: the object is left untagged, so it is never trusted as archived.
+        match completed.checksum_crc64_nvme() {
+            Some(stored) if stored != crc64 => Err(ArchiveError::Transient(format!(
+                "S3 stored CRC64NVME {stored}, but what Twilio served has {crc64}"
+            ))),
+            _ => Ok(()),
+        }
     }
 
     /// Never leaves parts behind: a failed abort is logged (and the bucket's lifecycle rule cleans up).
@@ -357,13 +445,14 @@ impl Upload<'_> {
     }
 }
 
-/// Uploads part `number` in a task of its own (its SHA-256 computed there), releasing `slot` when done.
+/// Uploads part `number` in a task of its own (its CRC64NVME computed there), giving back `slot` when
+/// done.
 fn send_part(
     upload: &Upload<'_>,
     in_flight: &mut JoinSet<Result<CompletedPart, ArchiveError>>,
     number: u64,
     data: Bytes,
-    slot: OwnedSemaphorePermit,
+    slot: Slot,
 ) -> Result<(), ArchiveError> {
     let number = i32::try_from(number)
         .map_err(|_| ArchiveError::Transient(format!("part number {number}")))?;
@@ -376,27 +465,24 @@ fn send_part(
         .upload_id(&upload.id)
         .part_number(number);
     in_flight.spawn(async move {
-        let checksum = BASE64.encode(Sha256::digest(&data));
-        // The part's SHA-256 travels in a signed header and S3 verifies the bytes against it, so the
-        // signature need not hash the payload a second time (one SHA-256 pass over every byte saved).
+        let mut crc = Crc::Crc64Nvme.into_impl();
+        crc.update(&data);
+        let checksum = BASE64.encode(crc.finalize());
+        // The part's CRC64NVME travels in a signed header and S3 verifies the bytes against it, so the
+        // signature need not hash the payload (one SHA-256 pass over every byte saved).
         let uploaded = request
-            .checksum_sha256(&checksum)
-            .body(ByteStream::from(data))
+            .checksum_crc64_nvme(&checksum)
+            .body(ByteStream::from(data.clone()))
             .customize()
             .disable_payload_signing()
             .send()
             .await
-            .map_err(|err| {
-                transient(
-                    &format!("uploading part {number}"),
-                    aws_sdk_s3::error::DisplayErrorContext(err),
-                )
-            });
-        drop(slot);
+            .map_err(s3_error("uploading a part"));
+        slot.release(data);
         Ok(CompletedPart::builder()
             .part_number(number)
             .set_e_tag(uploaded?.e_tag().map(str::to_owned))
-            .checksum_sha256(checksum)
+            .checksum_crc64_nvme(checksum)
             .build())
     });
     Ok(())
@@ -408,103 +494,6 @@ fn joined(
     done.map_err(|err| ArchiveError::Transient(format!("a part upload task ended: {err}")))?
 }
 
-impl S3Archive {
-    /// Rewrites the completed object's metadata in place with its SHA-256 (S3 metadata is only set by
-    /// writing an object), asking S3 to compute the SHA-256 of the copy: if S3's differs from the one
-    /// computed while streaming, the object is deleted and the archive retried. Only if the object is
-    /// still the one just completed (`etag`).
-    async fn seal(
-        &self,
-        key: &str,
-        etag: Option<String>,
-        content_type: &str,
-        mut metadata: HashMap<String, String>,
-        sha256: &[u8; 32],
-        size: u64,
-    ) -> Result<(), ArchiveError> {
-        if size > MAX_COPY {
-            tracing::warn!(
-                key,
-                size,
-                "larger than one CopyObject can rewrite: the SHA-256 is kept in the table only"
-            );
-            return Ok(());
-        }
-        metadata.insert(SHA256_METADATA.to_owned(), hex::encode(sha256));
-        let copied = self
-            .s3
-            .copy_object()
-            .bucket(&self.bucket)
-            .key(key)
-            .copy_source(self.copy_source(key))
-            .set_copy_source_if_match(etag)
-            .metadata_directive(MetadataDirective::Replace)
-            .set_metadata(Some(metadata))
-            .content_type(content_type)
-            .server_side_encryption(ServerSideEncryption::Aes256)
-            .checksum_algorithm(ChecksumAlgorithm::Sha256)
-            // A server-side copy of a large object takes longer than an attempt of the other calls.
-            .customize()
-            .config_override(
-                aws_sdk_s3::config::Builder::default().timeout_config(
-                    aws_sdk_s3::config::timeout::TimeoutConfig::builder()
-                        .operation_attempt_timeout(COPY_TIMEOUT)
-                        .operation_timeout(COPY_TIMEOUT)
-                        .build(),
-                ),
-            )
-            .send()
-            .await
-            .map_err(|err| {
-                transient(
-                    "writing the SHA-256 into the object's metadata",
-                    aws_sdk_s3::error::DisplayErrorContext(err),
-                )
-            })?;
-        let expected = BASE64.encode(sha256);
-        let computed = copied.copy_object_result().and_then(|result| {
-            full_object_sha256(result.checksum_type(), result.checksum_sha256())
-        });
-        if computed.is_none() {
-            tracing::debug!(
-                key,
-                "S3 returned no full-object SHA-256 for the copy: nothing to compare"
-            );
-        }
-        match computed {
-            Some(computed) if computed != expected => {
-                let deleted = self
-                    .s3
-                    .delete_object()
-                    .bucket(&self.bucket)
-                    .key(key)
-                    .send()
-                    .await;
-                if let Err(err) = deleted {
-                    tracing::error!(key, error = %aws_sdk_s3::error::DisplayErrorContext(err), "could not delete an object whose bytes differ from Twilio's");
-                }
-                Err(ArchiveError::Transient(format!(
-                    "S3 computed SHA-256 {computed} of the stored object, but what Twilio served hashes to {expected}"
-                )))
-            }
-            _ => Ok(()),
-        }
-    }
-}
-
-/// The SHA-256 S3 returned for a copy, if it is of the whole object: a composite checksum (of parts) cannot
-/// be compared with the file's. S3 names the type; without one (moto), a composite value ends in `-N`.
-fn full_object_sha256<'a>(
-    kind: Option<&ChecksumType>,
-    checksum: Option<&'a str>,
-) -> Option<&'a str> {
-    match kind {
-        Some(ChecksumType::FullObject) => checksum,
-        Some(_) => None,
-        None => checksum.filter(|c| !c.contains('-')),
-    }
-}
-
 impl MediaSink for S3Archive {
     async fn find(&self, stem: &str, size: u64) -> Result<Option<Uploaded>, ArchiveError> {
         let listed = self
@@ -514,25 +503,37 @@ impl MediaSink for S3Archive {
             .prefix(stem)
             .send()
             .await
-            .map_err(|err| {
-                transient(
-                    "listing the archive",
-                    aws_sdk_s3::error::DisplayErrorContext(err),
-                )
-            })?;
-        let Some(key) = listed
-            .contents()
-            .iter()
-            .find(|object| object.size() == i64::try_from(size).ok())
-            .and_then(|object| object.key())
-        else {
-            return Ok(None);
-        };
-        Ok(self.recorded_sha256(key).await?.map(|sha256| Uploaded {
-            s3_uri: self.uri(key),
-            size,
-            sha256,
-        }))
+            .map_err(s3_error("listing the archive"))?;
+        for object in listed.contents() {
+            let (Some(key), Some(stored)) = (
+                object.key(),
+                object.size().and_then(|s| u64::try_from(s).ok()),
+            ) else {
+                continue;
+            };
+            if !rules::fits_size(stored, size, true) {
+                continue;
+            }
+            let Some(sha256) = self.sha256_tag(key).await? else {
+                continue;
+            };
+            // Half an envelope on an archived object is as undecryptable as none: copied again.
+            let encrypted = match self.envelope_of(key).await {
+                Ok(envelope) => envelope.map(|e| e.version()),
+                Err(ArchiveError::Envelope(_)) => continue,
+                Err(err) => return Err(err),
+            };
+            if stored != size && encrypted.is_none() {
+                continue;
+            }
+            return Ok(Some(Uploaded {
+                s3_uri: self.uri(key),
+                size: stored,
+                sha256,
+                encrypted,
+            }));
+        }
+        Ok(None)
     }
 
     async fn upload(
@@ -540,16 +541,25 @@ impl MediaSink for S3Archive {
         key: &str,
         mut media: MediaStream,
         metadata: HashMap<String, String>,
-        expected_size: Option<u64>,
+        expected: Expected,
     ) -> Result<Uploaded, ArchiveError> {
+        let encrypted =
+            Envelope::from_metadata(metadata.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+                .map_err(|err| ArchiveError::Envelope(err.to_string()))?
+                .map(|e| e.version());
         let content_type = media.content_type.clone();
         let upload = self.start(key, &content_type, &metadata).await?;
-        let length = expected_size.or(media.content_length);
+        let length = media.content_length.or(expected.size);
         let streamed = upload
             .stream(&mut media, length)
             .await
             .and_then(|streamed| {
-                rules::check_length(streamed.count, media.content_length, expected_size)?;
+                rules::check_length(
+                    streamed.count,
+                    media.content_length,
+                    expected.size,
+                    expected.encrypted,
+                )?;
                 Ok(streamed)
             });
         let streamed = match streamed {
@@ -559,49 +569,17 @@ impl MediaSink for S3Archive {
                 return Err(err);
             }
         };
-        let etag = match upload.complete(streamed.parts).await {
-            Ok(etag) => etag,
-            Err(err) => {
-                upload.abort().await;
-                return Err(err);
-            }
-        };
-        self.seal(
-            key,
-            etag,
-            &content_type,
-            metadata,
-            &streamed.sha256,
-            streamed.count,
-        )
-        .await?;
+        if let Err(err) = upload.complete(streamed.parts, &streamed.crc64).await {
+            upload.abort().await;
+            return Err(err);
+        }
+        let sha256 = hex::encode(streamed.sha256);
+        self.tag(key, &sha256).await?;
         Ok(Uploaded {
             s3_uri: self.uri(key),
             size: streamed.count,
-            sha256: hex::encode(streamed.sha256),
+            sha256,
+            encrypted,
         })
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn only_a_full_object_sha256_is_compared() {
-        assert_eq!(
-            full_object_sha256(Some(&ChecksumType::FullObject), Some("abc=")),
-            Some("abc=")
-        );
-        assert_eq!(
-            full_object_sha256(Some(&ChecksumType::Composite), Some("abc=")),
-            None
-        );
-        assert_eq!(full_object_sha256(None, Some("abc=")), Some("abc="));
-        assert_eq!(full_object_sha256(None, Some("abc=-3")), None);
-        assert_eq!(
-            full_object_sha256(Some(&ChecksumType::FullObject), None),
-            None
-        );
     }
 }

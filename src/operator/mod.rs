@@ -2,12 +2,13 @@
 //! API with its rate limits ([`rest`]), its media resources as archive files and queue messages
 //! ([`catalog`]), and the jobs over them: backfill, reconcile, prune ([`tasks`]); the events table as the
 //! operator reads it: a room's story ([`timeline`]), the rooms of a day, the index migration and replay
-//! ([`rooms`]); the post-deploy check of the whole stack ([`check`]); and the program's command line and
-//! commands ([`cli`]).
+//! ([`rooms`]); decrypting an encrypted archive ([`decrypt`]); the post-deploy check of the whole stack
+//! ([`check`]); and the program's command line and commands ([`cli`]).
 
 pub mod catalog;
 pub mod check;
 pub mod cli;
+pub mod decrypt;
 pub mod rest;
 pub mod rooms;
 pub mod tasks;

@@ -14,15 +14,15 @@ use twilio_video_callbacks::message::MediaMessage;
 
 const MIB: u64 = 1024 * 1024;
 
-struct Bench {
-    sdk: aws_config::SdkConfig,
-    bucket: String,
-    table: String,
-    twilio: FakeTwilio,
+pub(crate) struct Bench {
+    pub(crate) sdk: aws_config::SdkConfig,
+    pub(crate) bucket: String,
+    pub(crate) table: String,
+    pub(crate) twilio: FakeTwilio,
 }
 
 impl Bench {
-    async fn new() -> Self {
+    pub(crate) async fn new() -> Self {
         let sdk = moto_patient().await;
         let bucket = unique("archive").to_lowercase();
         s3_client(&sdk)
@@ -31,6 +31,18 @@ impl Bench {
             .send()
             .await
             .unwrap_or_else(|err| panic!("create bucket: {err:?}"));
+        // Versioned, as deployed: a second write of an object would leave a noncurrent version.
+        s3_client(&sdk)
+            .put_bucket_versioning()
+            .bucket(&bucket)
+            .versioning_configuration(
+                aws_sdk_s3::types::VersioningConfiguration::builder()
+                    .status(aws_sdk_s3::types::BucketVersioningStatus::Enabled)
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap_or_else(|err| panic!("versioning: {err:?}"));
         let table = unique("events");
         create_table(&sdk, &table).await;
         Bench {
@@ -41,7 +53,7 @@ impl Bench {
         }
     }
 
-    async fn archiver_with_key(&self, key: ApiKey) -> AwsArchiver {
+    pub(crate) async fn archiver_with_key(&self, key: ApiKey) -> AwsArchiver {
         media::archiver(
             &self.sdk,
             &self.bucket,
@@ -54,12 +66,12 @@ impl Bench {
         .await
     }
 
-    async fn archiver(&self) -> AwsArchiver {
+    pub(crate) async fn archiver(&self) -> AwsArchiver {
         self.archiver_with_key(ApiKey::new(KEY_SID, KEY_SECRET))
             .await
     }
 
-    async fn object(
+    pub(crate) async fn object(
         &self,
         key: &str,
     ) -> Option<aws_sdk_s3::operation::get_object::GetObjectOutput> {
@@ -72,9 +84,24 @@ impl Bench {
             .ok()
     }
 
-    /// The full-object SHA-256 S3 computed of the object, as hex.
-    async fn s3_sha256(&self, key: &str) -> Option<String> {
-        use base64::Engine as _;
+    /// The object's `sha256` tag.
+    pub(crate) async fn sha256_tag(&self, key: &str) -> Option<String> {
+        let tagging = s3_client(&self.sdk)
+            .get_object_tagging()
+            .bucket(&self.bucket)
+            .key(key)
+            .send()
+            .await
+            .ok()?;
+        tagging
+            .tag_set()
+            .iter()
+            .find(|t| t.key() == "sha256")
+            .map(|t| t.value().to_owned())
+    }
+
+    /// The full-object CRC64NVME S3 (here moto) computed of the stored object, and its checksum type.
+    pub(crate) async fn s3_crc64(&self, key: &str) -> (Option<String>, Option<String>) {
         let head = s3_client(&self.sdk)
             .head_object()
             .bucket(&self.bucket)
@@ -82,15 +109,27 @@ impl Bench {
             .checksum_mode(aws_sdk_s3::types::ChecksumMode::Enabled)
             .send()
             .await
-            .ok()?;
-        let checksum = head.checksum_sha256()?;
-        base64::engine::general_purpose::STANDARD
-            .decode(checksum)
-            .ok()
-            .map(hex::encode)
+            .unwrap_or_else(|err| panic!("{err:?}"));
+        (
+            head.checksum_crc64_nvme().map(str::to_owned),
+            head.checksum_type().map(|t| t.as_str().to_owned()),
+        )
     }
 
-    async fn open_uploads(&self) -> usize {
+    /// How many versions of `key` the bucket holds (1: written once).
+    pub(crate) async fn versions(&self, key: &str) -> usize {
+        s3_client(&self.sdk)
+            .list_object_versions()
+            .bucket(&self.bucket)
+            .prefix(key)
+            .send()
+            .await
+            .unwrap_or_else(|err| panic!("{err:?}"))
+            .versions()
+            .len()
+    }
+
+    pub(crate) async fn open_uploads(&self) -> usize {
         s3_client(&self.sdk)
             .list_multipart_uploads()
             .bucket(&self.bucket)
@@ -101,7 +140,7 @@ impl Bench {
             .len()
     }
 
-    async fn records(&self) -> Vec<ArchiveRecord> {
+    pub(crate) async fn records(&self) -> Vec<ArchiveRecord> {
         let client = aws_sdk_dynamodb::Client::new(&self.sdk);
         let page = client
             .scan()
@@ -117,6 +156,18 @@ impl Bench {
         records.sort_by(|a, b| a.media_sid.cmp(&b.media_sid));
         records
     }
+}
+
+/// The CRC64NVME of `bytes`, base64, as S3 names it.
+pub(crate) fn crc64(bytes: &[u8]) -> String {
+    use base64::Engine as _;
+    let mut crc = aws_smithy_checksums::ChecksumAlgorithm::Crc64Nvme.into_impl();
+    crc.update(bytes);
+    base64::engine::general_purpose::STANDARD.encode(crc.finalize())
+}
+
+fn pattern(size: u64) -> Vec<u8> {
+    (0..size).map(pattern_byte).collect()
 }
 
 fn pattern_sha256(size: u64) -> Vec<u8> {
@@ -204,15 +255,19 @@ async fn a_recording_is_archived_byte_for_byte_with_its_key_type_and_metadata() 
     );
     assert_eq!(records[0].size, Some(size));
     assert_eq!(records[0].content_type.as_deref(), Some("audio/x-matroska"));
-    // The SHA-256 recorded is the SHA-256 of what Twilio served, in the table and in the object's
-    // metadata; S3 (here moto) computed the same of the object it stores.
+    // The SHA-256 recorded is the SHA-256 of what Twilio served, in the table and in the object's tag;
+    // the object's full-object CRC64NVME, as S3 (here moto) computed it of the stored bytes, is that of
+    // what Twilio served. Written once: one version in the versioned bucket, no in-place copy.
     let served_sha256 = hex::encode(pattern_sha256(size));
     assert_eq!(records[0].sha256.as_deref(), Some(served_sha256.as_str()));
+    assert_eq!(records[0].encrypted, None);
+    assert_eq!(bench.sha256_tag(key).await, Some(served_sha256.clone()));
+    assert!(!metadata.contains_key("sha256"));
     assert_eq!(
-        metadata.get("sha256").map(String::as_str),
-        Some(served_sha256.as_str())
+        bench.s3_crc64(key).await,
+        (Some(crc64(&pattern(size))), Some("FULL_OBJECT".to_owned()))
     );
-    assert_eq!(bench.s3_sha256(key).await, Some(served_sha256.clone()));
+    assert_eq!(bench.versions(key).await, 1, "written once");
 
     // A second delivery of the same message downloads nothing.
     let again = bench
@@ -490,7 +545,8 @@ async fn a_transfer_broken_with_its_short_lived_url_is_not_a_success_and_the_ret
     assert_eq!(records.len(), 1);
     assert_eq!(records[0].size, Some(size));
     assert_eq!(records[0].sha256, Some(hex::encode(pattern_sha256(size))));
-    assert_eq!(bench.s3_sha256(&key).await, records[0].sha256);
+    assert_eq!(bench.sha256_tag(&key).await, records[0].sha256);
+    assert_eq!(bench.s3_crc64(&key).await.0, Some(crc64(&pattern(size))));
 }
 
 #[tokio::test]
@@ -521,6 +577,6 @@ async fn an_empty_file_is_archived_as_one_empty_part_with_the_sha256_of_nothing(
     assert_eq!(object.content_length(), Some(0));
     let empty = hex::encode(Sha256::digest(b""));
     assert_eq!(bench.records().await[0].sha256, Some(empty.clone()));
-    assert_eq!(bench.s3_sha256(&key).await, Some(empty));
+    assert_eq!(bench.sha256_tag(&key).await, Some(empty));
     assert_eq!(bench.open_uploads().await, 0);
 }

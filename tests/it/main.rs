@@ -7,6 +7,8 @@
 //! - [`faults`]: Twilio's redeliveries against a failing DynamoDB and SQS; nothing acknowledged is lost.
 //! - [`hostile`]: generated hostile input through the Lambda edge.
 //! - [`archiver`]: the media archiver against moto's S3 and a fake Twilio media server.
+//! - `encrypted` (feature `operator`, for RustCrypto): encrypted media keeps its envelope and decrypts;
+//!   each account's media is read with its own key.
 //! - [`schema`]: the media message's JSON Schema against the type that writes it.
 //! - [`spill`]: the spill queue and its consumer on real SQS; the events AWS tooling generates.
 //! - [`alone`]: the load and large-file tests, which measure memory and run on their own.
@@ -21,6 +23,8 @@ mod alone;
 mod archiver;
 #[cfg(feature = "operator")]
 mod check;
+#[cfg(feature = "operator")]
+mod encrypted;
 mod events;
 mod faults;
 mod helpers;

@@ -180,6 +180,11 @@ impl Global {
         .map_err(|err| err.to_string())
     }
 
+    /// An S3 client of the AWS configuration (for `decrypt`).
+    pub(super) async fn s3_client(&self) -> Result<aws_sdk_s3::Client, String> {
+        Ok(sdk::s3_client(&self.deployment().await?.sdk))
+    }
+
     /// Loads the AWS configuration (a minute per operation) and reads the stack's outputs for what the
     /// options leave unset.
     pub(super) async fn deployment(&self) -> Result<Deployment, String> {

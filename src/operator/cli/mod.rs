@@ -19,6 +19,7 @@ use clap::{CommandFactory, Parser, Subcommand};
 
 pub mod archive;
 pub mod check;
+pub mod decrypt;
 pub mod global;
 pub mod index;
 mod output;
@@ -116,6 +117,13 @@ pub enum Command {
         twilio-video-callbacks replay --room RM00000000000000000000000000000001\n  \
         twilio-video-callbacks replay --since 2026-11-27 --until 2026-11-28 --dry-run")]
     Replay(replay::Replay),
+    /// Decrypt an archived encrypted recording or composition with your PKCS#8 RSA private key into a
+    /// file; prints the plaintext's size and SHA-256. Exit status 1, and no output file, for a wrong key,
+    /// an object that is not encrypted, or a bad padding.
+    #[command(after_help = "Example:\n  \
+        twilio-video-callbacks decrypt --private-key private.pem \
+        s3://video-archive/twilio-video/AC.../RM.../RT....mka --output RT.mka")]
+    Decrypt(decrypt::Decrypt),
 }
 
 /// Runs the parsed command line and returns the program's exit status: 2 (clap's message on stderr) when
@@ -153,6 +161,7 @@ async fn dispatch(cli: &Cli) -> Result<ExitCode, String> {
         Command::Rooms(args) => args.run(global).await,
         Command::IndexRooms(args) => args.run(global).await,
         Command::Replay(args) => args.run(global).await,
+        Command::Decrypt(args) => args.run(global).await,
     }
 }
 

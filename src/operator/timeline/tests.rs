@@ -108,6 +108,7 @@ fn archived(item: &StoredEvent) -> Entry {
             size: 2_048_000,
             content_type: "audio/x-matroska".into(),
             sha256: "0".repeat(64),
+            encrypted: None,
         },
         "2026-11-27T09:20:00.000Z",
     )))

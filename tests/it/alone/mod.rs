@@ -2,5 +2,6 @@
 //! so the test command runs this module on its own, one test at a time
 //! (`cargo test --test it alone:: -- --test-threads=1`), after the rest (`-- --skip alone::`).
 
+mod archive_batch;
 mod archive_large;
 mod load;

@@ -43,6 +43,13 @@ pub struct Media {
     /// The first transfer of the file breaks off (the connection fails) after this many bytes, and its
     /// short-lived URL expires with it: a later request of that URL gets 403, as an expired one would.
     pub break_first_at: Option<u64>,
+    /// Serve these bytes instead of the pattern (an encrypted file's ciphertext); `size` is then the
+    /// message's size only, and `Content-Length` is theirs.
+    pub bytes: Option<Bytes>,
+    /// Extra headers on the file's response (an encryption envelope: `x-amz-meta-x-amz-key`, ...).
+    pub headers: Vec<(String, String)>,
+    /// The API key (SID, secret) of the media's account, when not the test key.
+    pub key: Option<(String, String)>,
 }
 
 #[derive(Default)]
@@ -145,9 +152,14 @@ async fn route(
         ["v1", "Recordings" | "Compositions", sid, "Media"] => {
             state.api_requests.fetch_add(1, Ordering::SeqCst);
             use base64::Engine as _;
+            let found = media(sid);
+            let (key_sid, key_secret) = found
+                .as_ref()
+                .and_then(|m| m.key.clone())
+                .unwrap_or((KEY_SID.to_owned(), KEY_SECRET.to_owned()));
             let expected = format!(
                 "Basic {}",
-                base64::engine::general_purpose::STANDARD.encode(format!("{KEY_SID}:{KEY_SECRET}"))
+                base64::engine::general_purpose::STANDARD.encode(format!("{key_sid}:{key_secret}"))
             );
             if authorization.as_deref() != Some(expected.as_str()) {
                 return Ok(full(
@@ -155,7 +167,7 @@ async fn route(
                     r#"{"code":20003,"message":"Authenticate"}"#.into(),
                 ));
             }
-            let Some(mut found) = media(sid) else {
+            let Some(mut found) = found else {
                 return Ok(full(404, r#"{"code":20404,"message":"Not found"}"#.into()));
             };
             if let Some(status) = found.status {
@@ -213,6 +225,22 @@ async fn route(
                 }
                 first
             });
+            let mut response = Response::builder()
+                .status(200)
+                .header("content-type", found.content_type.clone());
+            for (name, value) in &found.headers {
+                response = response.header(name.as_str(), value.as_str());
+            }
+            if let Some(bytes) = &found.bytes {
+                return Ok(response
+                    .header("content-length", bytes.len().to_string())
+                    .body(
+                        Full::new(bytes.clone())
+                            .map_err(|never| match never {})
+                            .boxed(),
+                    )
+                    .unwrap_or_else(|err| panic!("{err}")));
+            }
             let end = found.truncate_at.unwrap_or(found.size).min(found.size);
             let body = Pattern {
                 sent: 0,
@@ -221,9 +249,7 @@ async fn route(
                 break_at,
                 stall: None,
             };
-            Ok(Response::builder()
-                .status(200)
-                .header("content-type", found.content_type.clone())
+            Ok(response
                 .header("content-length", found.size.to_string())
                 .body(body.boxed())
                 .unwrap_or_else(|err| panic!("{err}")))

@@ -97,7 +97,29 @@ pub async fn archiver(
     part_size: usize,
     read_timeout: Duration,
 ) -> AwsArchiver {
-    let mut settings = Settings::new(bucket, table, KeySource::Inline(key));
+    archiver_with(
+        sdk,
+        bucket,
+        table,
+        twilio_url,
+        KeySource::Inline(key),
+        part_size,
+        read_timeout,
+    )
+    .await
+}
+
+/// [`archiver`] with its keys from `keys` (one per account, from a document).
+pub async fn archiver_with(
+    sdk: &aws_config::SdkConfig,
+    bucket: &str,
+    table: &str,
+    twilio_url: &str,
+    keys: KeySource,
+    part_size: usize,
+    read_timeout: Duration,
+) -> AwsArchiver {
+    let mut settings = Settings::new(bucket, table, keys);
     settings.media_base_url = twilio_url.to_owned();
     settings.part_size = part_size;
     settings.read_timeout = read_timeout;

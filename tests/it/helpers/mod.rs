@@ -559,6 +559,8 @@ pub fn operator_cli() -> std::process::Command {
 }
 
 #[cfg(feature = "operator")]
+pub mod crypto;
+#[cfg(feature = "operator")]
 pub mod fake_rest;
 pub mod fake_twilio;
 pub mod fault_proxy;

@@ -1,0 +1,372 @@
+//! Encrypted stored media and subaccounts through the real archiver (moto's S3 and DynamoDB, a fake
+//! Twilio serving ciphertext with Twilio's envelope headers): the archived object keeps the envelope and
+//! decrypts with the private key alone (RustCrypto directly, not the project's code); half an envelope or
+//! a wrong size archives nothing; each account's media is read with its own key.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use bytes::Bytes;
+use sha2::{Digest, Sha256};
+
+use crate::archiver::Bench;
+use crate::helpers::crypto::{self, Envelope};
+use crate::helpers::fake_twilio::Media;
+use crate::helpers::media::{self, batch, body, failed_ids, recording};
+use twilio_video_callbacks::archiver::{ApiKeys, KeySource};
+use twilio_video_callbacks::twilio::envelope::Version;
+
+const MIB: usize = 1024 * 1024;
+const STEM: &str =
+    "twilio-video/AC00000000000000000000000000000001/RM00000000000000000000000000000001";
+
+fn plaintext(len: usize, seed: u8) -> Vec<u8> {
+    (0..len)
+        .map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed))
+        .collect()
+}
+
+/// Serves `plain` encrypted with `envelope` under `sid`; returns the ciphertext.
+fn serve(bench: &Bench, sid: &str, plain: &[u8], envelope: Envelope) -> Vec<u8> {
+    let (ciphertext, headers) = crypto::encrypt(plain, envelope);
+    bench.twilio.add(
+        sid,
+        Media {
+            size: plain.len() as u64,
+            content_type: "audio/x-matroska".into(),
+            bytes: Some(Bytes::from(ciphertext.clone())),
+            headers,
+            ..Media::default()
+        },
+    );
+    ciphertext
+}
+
+#[tokio::test]
+async fn encrypted_media_keeps_its_envelope_and_decrypts_with_the_private_key_alone() {
+    let bench = Bench::new().await;
+    // (sid, plaintext, envelope, whether the message's size is the ciphertext's rather than the plaintext's)
+    let cases = [
+        (
+            "RT000000000000000000000000000000e1",
+            plaintext(1000, 1),
+            Envelope::V1,
+            false,
+        ),
+        (
+            "RT000000000000000000000000000000e2",
+            plaintext(4096, 2),
+            Envelope::V2,
+            true,
+        ),
+        (
+            "RT000000000000000000000000000000e3",
+            plaintext(11 * MIB + 5, 3),
+            Envelope::V1,
+            false,
+        ),
+        (
+            "RT000000000000000000000000000000e4",
+            plaintext(77, 4),
+            Envelope::V2,
+            false,
+        ),
+    ];
+    let mut messages = Vec::new();
+    let mut ciphertexts = HashMap::new();
+    for (sid, plain, envelope, size_is_ciphertext) in &cases {
+        let ciphertext = serve(&bench, sid, plain, *envelope);
+        let size = if *size_is_ciphertext {
+            ciphertext.len()
+        } else {
+            plain.len()
+        };
+        messages.push((*sid, body(&recording(sid, size as u64))));
+        ciphertexts.insert(*sid, ciphertext);
+    }
+    let response = bench.archiver().await.handle(batch(&messages)).await;
+    assert!(response.batch_item_failures.is_empty(), "{response:?}");
+    let records = bench.records().await;
+    assert_eq!(records.len(), cases.len());
+    for (sid, plain, envelope, _) in &cases {
+        let key = format!("{STEM}/{sid}.mka");
+        let object = bench
+            .object(&key)
+            .await
+            .unwrap_or_else(|| panic!("{key} not archived"));
+        let metadata = object.metadata().cloned().unwrap_or_default();
+        let served: HashMap<String, String> = crypto::encrypt(b"", *envelope)
+            .1
+            .into_iter()
+            .map(|(name, value)| (name.trim_start_matches("x-amz-meta-").to_owned(), value))
+            .collect();
+        for name in served.keys() {
+            assert!(
+                metadata.contains_key(name),
+                "{sid}: {name} kept in {metadata:?}"
+            );
+        }
+        let stored = object
+            .body
+            .collect()
+            .await
+            .unwrap_or_else(|err| panic!("{err}"))
+            .into_bytes();
+        assert_eq!(
+            stored.as_ref(),
+            ciphertexts[sid].as_slice(),
+            "{sid}: the ciphertext, byte for byte"
+        );
+        assert_eq!(
+            &crypto::decrypt(&stored, &metadata),
+            plain,
+            "{sid} decrypts"
+        );
+        let record = records
+            .iter()
+            .find(|r| r.media_sid == *sid)
+            .unwrap_or_else(|| panic!("{sid}: no record"));
+        assert_eq!(record.encrypted, Some(true));
+        let version = match envelope {
+            Envelope::V1 => Version::V1,
+            Envelope::V2 => Version::V2,
+        };
+        assert_eq!(record.envelope_version, Some(version));
+        assert_eq!(record.sha256_of.as_deref(), Some("ciphertext"));
+        let sha256 = hex::encode(Sha256::digest(&stored));
+        assert_eq!(record.sha256.as_deref(), Some(sha256.as_str()));
+        assert_eq!(bench.sha256_tag(&key).await, Some(sha256));
+        assert_eq!(
+            bench.s3_crc64(&key).await.0,
+            Some(crate::archiver::crc64(&stored))
+        );
+        assert_eq!(bench.versions(&key).await, 1);
+    }
+    // Already archived: found by its tag and its padded length, with its envelope; nothing downloaded.
+    let again = bench.archiver().await.handle(batch(&messages)).await;
+    assert!(again.batch_item_failures.is_empty(), "{again:?}");
+    assert_eq!(
+        bench
+            .twilio
+            .state
+            .file_requests
+            .load(std::sync::atomic::Ordering::SeqCst),
+        cases.len()
+    );
+}
+
+#[tokio::test]
+async fn half_an_envelope_or_a_wrong_size_archives_nothing_and_is_retried() {
+    let bench = Bench::new().await;
+    let plain = plaintext(6 * MIB, 9);
+    let (ciphertext, headers) = crypto::encrypt(&plain, Envelope::V1);
+    let without = |name: &str| -> Vec<(String, String)> {
+        headers
+            .iter()
+            .filter(|(n, _)| n != &format!("x-amz-meta-{name}"))
+            .cloned()
+            .collect()
+    };
+    let served = [
+        (
+            "RT000000000000000000000000000000h1",
+            without("x-amz-iv"),
+            plain.len(),
+        ),
+        (
+            "RT000000000000000000000000000000h2",
+            without("x-amz-key"),
+            plain.len(),
+        ),
+        // A size neither the plaintext's nor the ciphertext's.
+        (
+            "RT000000000000000000000000000000h3",
+            headers.clone(),
+            plain.len() + 100,
+        ),
+    ];
+    let mut messages = Vec::new();
+    for (sid, headers, size) in &served {
+        bench.twilio.add(
+            sid,
+            Media {
+                size: *size as u64,
+                content_type: "audio/x-matroska".into(),
+                bytes: Some(Bytes::from(ciphertext.clone())),
+                headers: headers.clone(),
+                ..Media::default()
+            },
+        );
+        messages.push((*sid, body(&recording(sid, *size as u64))));
+    }
+    let response = bench.archiver().await.handle(batch(&messages)).await;
+    let mut sids: Vec<&str> = served.iter().map(|s| s.0).collect();
+    sids.sort();
+    assert_eq!(failed_ids(&response), sids);
+    for (sid, ..) in &served {
+        assert!(
+            bench.object(&format!("{STEM}/{sid}.mka")).await.is_none(),
+            "{sid}"
+        );
+    }
+    assert_eq!(bench.open_uploads().await, 0, "nothing left in S3");
+    assert!(bench.records().await.is_empty());
+}
+
+#[tokio::test]
+async fn each_account_is_read_with_its_own_key_and_an_account_without_one_is_retried() {
+    let bench = Bench::new().await;
+    let sub = "AC00000000000000000000000000000002";
+    let stranger = "AC00000000000000000000000000000003";
+    bench.twilio.add(
+        "RT000000000000000000000000000000a1",
+        Media {
+            size: 1000,
+            content_type: "audio/x-matroska".into(),
+            ..Media::default()
+        },
+    );
+    bench.twilio.add(
+        "RT000000000000000000000000000000a2",
+        Media {
+            size: 2000,
+            content_type: "audio/x-matroska".into(),
+            key: Some(("SKsub".into(), "sub-secret".into())),
+            ..Media::default()
+        },
+    );
+    bench.twilio.add(
+        "RT000000000000000000000000000000a3",
+        Media {
+            size: 3000,
+            content_type: "audio/x-matroska".into(),
+            ..Media::default()
+        },
+    );
+    let document = format!(
+        r#"{{"AC00000000000000000000000000000001": "{}:{}", "{sub}": "SKsub:sub-secret"}}"#,
+        crate::helpers::fake_twilio::KEY_SID,
+        crate::helpers::fake_twilio::KEY_SECRET
+    );
+    let keys = ApiKeys::parse_document(&document).unwrap_or_else(|err| panic!("{err}"));
+    let archiver = media::archiver_with(
+        &bench.sdk,
+        &bench.bucket,
+        &bench.table,
+        &bench.twilio.url,
+        KeySource::Document(keys),
+        5 * MIB,
+        Duration::from_secs(2),
+    )
+    .await;
+    let own = recording("RT000000000000000000000000000000a1", 1000);
+    let mut of_sub = recording("RT000000000000000000000000000000a2", 2000);
+    of_sub.account_sid = sub.into();
+    let mut of_stranger = recording("RT000000000000000000000000000000a3", 3000);
+    of_stranger.account_sid = stranger.into();
+    let response = archiver
+        .handle(batch(&[
+            ("own", body(&own)),
+            ("sub", body(&of_sub)),
+            ("stranger", body(&of_stranger)),
+        ]))
+        .await;
+    assert_eq!(failed_ids(&response), ["stranger"]);
+    assert!(bench
+        .object(&format!("{STEM}/RT000000000000000000000000000000a1.mka"))
+        .await
+        .is_some());
+    assert!(bench
+        .object(&format!(
+            "twilio-video/{sub}/RM00000000000000000000000000000001/RT000000000000000000000000000000a2.mka"
+        ))
+        .await
+        .is_some());
+    let records = bench.records().await;
+    assert_eq!(
+        records.len(),
+        2,
+        "nothing recorded for the account without a key"
+    );
+}
+
+#[tokio::test]
+async fn decrypt_round_trips_and_refuses_a_wrong_key_and_an_unencrypted_object() {
+    let bench = Bench::new().await;
+    let plain = plaintext(6 * MIB + 3, 7);
+    let sid = "RT000000000000000000000000000000d1";
+    serve(&bench, sid, &plain, Envelope::V2);
+    bench.twilio.add(
+        "RT000000000000000000000000000000d2",
+        Media {
+            size: 100,
+            content_type: "audio/x-matroska".into(),
+            ..Media::default()
+        },
+    );
+    let response = bench
+        .archiver()
+        .await
+        .handle(batch(&[
+            ("e", body(&recording(sid, plain.len() as u64))),
+            (
+                "p",
+                body(&recording("RT000000000000000000000000000000d2", 100)),
+            ),
+        ]))
+        .await;
+    assert!(response.batch_item_failures.is_empty(), "{response:?}");
+    let dir = std::env::temp_dir().join(crate::helpers::unique("decrypt"));
+    std::fs::create_dir_all(&dir).unwrap_or_else(|err| panic!("{err}"));
+    let right = dir.join("private.pem");
+    let wrong = dir.join("other.pem");
+    std::fs::write(&right, crypto::pkcs8_pem(crypto::private_key()))
+        .unwrap_or_else(|err| panic!("{err}"));
+    std::fs::write(&wrong, crypto::pkcs8_pem(crypto::other_private_key()))
+        .unwrap_or_else(|err| panic!("{err}"));
+    let run = |key: &std::path::Path, source: String, output: &std::path::Path| {
+        crate::helpers::operator_cli()
+            .args(["--json", "decrypt", "--private-key"])
+            .arg(key)
+            .arg(source)
+            .arg("--output")
+            .arg(output)
+            .output()
+            .unwrap_or_else(|err| panic!("{err}"))
+    };
+    let uri = |sid: &str| format!("s3://{}/{STEM}/{sid}.mka", bench.bucket);
+
+    let out = dir.join("plain.mka");
+    let done = run(&right, uri(sid), &out);
+    assert!(
+        done.status.success(),
+        "{}",
+        String::from_utf8_lossy(&done.stderr)
+    );
+    assert_eq!(std::fs::read(&out).unwrap_or_default(), plain);
+    let report: serde_json::Value =
+        serde_json::from_slice(&done.stdout).unwrap_or_else(|err| panic!("{err}"));
+    assert_eq!(report["sha256"], hex::encode(Sha256::digest(&plain)));
+    assert_eq!(report["size"], plain.len() as u64);
+
+    let refused = dir.join("wrong.mka");
+    let done = run(&wrong, uri(sid), &refused);
+    assert_eq!(done.status.code(), Some(1));
+    assert!(!refused.exists(), "no output for a wrong key");
+
+    let unencrypted = dir.join("unencrypted.mka");
+    let done = run(
+        &right,
+        uri("RT000000000000000000000000000000d2"),
+        &unencrypted,
+    );
+    assert_eq!(done.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&done.stderr).contains("not encrypted"));
+    assert!(!unencrypted.exists());
+    let leftovers: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|err| panic!("{err}"))
+        .filter_map(Result::ok)
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".partial"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+}
