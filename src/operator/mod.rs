@@ -2,7 +2,7 @@
 //! API with its rate limits ([`rest`]), its media resources as archive files and queue messages
 //! ([`catalog`]), and the jobs over them: backfill, reconcile, prune ([`tasks`]); the events table as the
 //! operator reads it: a room's story ([`timeline`]), the rooms of a day, the index migration and replay
-//! ([`rooms`]); and the program's command line and commands ([`cli`]).
+//! ([`rooms`]); usage per account, day or room, priced ([`usage`]); and the program's command line and commands ([`cli`]).
 
 pub mod catalog;
 pub mod cli;
@@ -10,3 +10,4 @@ pub mod rest;
 pub mod rooms;
 pub mod tasks;
 pub mod timeline;
+pub mod usage;

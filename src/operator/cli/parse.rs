@@ -1,4 +1,4 @@
-//! The values clap parses that are not plain strings or numbers: days and times.
+//! The values clap parses that are not plain strings or numbers: days, times and rates.
 
 use time::OffsetDateTime;
 
@@ -22,6 +22,14 @@ pub(super) fn parse_day(text: &str) -> Result<time::Date, String> {
             Err(format!("{text:?} is not a day (2026-11-27)"))
         }
     })
+}
+
+/// A rate: a finite number above 0.
+pub(super) fn parse_rate(text: &str) -> Result<f64, String> {
+    match text.trim().parse::<f64>() {
+        Ok(rate) if rate.is_finite() && rate > 0.0 => Ok(rate),
+        _ => Err(format!("{text:?} is not a number above 0")),
+    }
 }
 
 #[cfg(test)]
