@@ -5,7 +5,6 @@ use time::OffsetDateTime;
 
 use super::*;
 use crate::archiver::rules::{ArchiveRecord, Archived};
-use crate::message::MediaMessage;
 use crate::receiver::item::StoredEvent;
 use crate::twilio::callback::{Callback, Params};
 use crate::twilio::timestamp;
