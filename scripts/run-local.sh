@@ -93,3 +93,12 @@ say "twilio-video-callbacks timeline $SAMPLE_ROOM --html $TIMELINE_HTML"
 EVENTS_TABLE="$TABLE" cargo run --quiet --locked --features operator --bin twilio-video-callbacks -- \
   timeline "$SAMPLE_ROOM" --html "$ROOT/$TIMELINE_HTML"
 say "the sample room's picture: $TIMELINE_HTML (open it in a browser)"
+
+# The sample day's usage, from the same table: participant minutes, recordings, compositions, archived
+# bytes and an estimated cost per room (`usage`, through the rooms-by-day index), and its page.
+USAGE_HTML=".local/usage.html"
+echo
+say "twilio-video-callbacks usage --since 2026-11-27 --until 2026-11-28 --by room --html $USAGE_HTML"
+EVENTS_TABLE="$TABLE" cargo run --quiet --locked --features operator --bin twilio-video-callbacks -- \
+  usage --since 2026-11-27 --until 2026-11-28 --by room --html "$ROOT/$USAGE_HTML"
+say "the sample day's usage page: $USAGE_HTML (open it in a browser)"

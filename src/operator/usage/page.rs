@@ -25,9 +25,9 @@ svg.chart{display:block;margin:10px 0 18px;font-size:11px}
 .minutes{fill:#4a8fd8}.cost{fill:#2e9d5b}
 .grid{stroke:#e3e6ee;stroke-width:1}
 table{border-collapse:collapse;font-size:12px}
-th,td{border-bottom:1px solid #e3e6ee;padding:3px 8px;text-align:right;white-space:nowrap}
+th,td{border-bottom:1px solid #e3e6ee;padding:3px 6px;text-align:right;white-space:nowrap}
 th:first-child,td:first-child{text-align:left}
-th{background:#f5f7fb;position:sticky;top:0}
+th{background:#f5f7fb;position:sticky;top:0;white-space:normal;vertical-align:bottom;max-width:90px}
 tr.total td{font-weight:600;border-top:2px solid #1d2330}
 ";
 
