@@ -95,6 +95,15 @@ EVENTS_TABLE="$TABLE" cargo run --quiet --locked --features operator --bin twili
   timeline "$SAMPLE_ROOM" --html "$ROOT/$TIMELINE_HTML"
 say "the sample room's picture: $TIMELINE_HTML (open it in a browser)"
 
+# The sample day's usage, from the same table: participant minutes, recordings, compositions, archived
+# bytes and an estimated cost per room (`usage`, through the rooms-by-day index), and its page.
+USAGE_HTML=".local/usage.html"
+echo
+say "twilio-video-callbacks usage --since 2026-11-27 --until 2026-11-28 --by room --html $USAGE_HTML"
+EVENTS_TABLE="$TABLE" cargo run --quiet --locked --features operator --bin twilio-video-callbacks -- \
+  usage --since 2026-11-27 --until 2026-11-28 --by room --html "$ROOT/$USAGE_HTML"
+say "the sample day's usage page: $USAGE_HTML (open it in a browser)"
+
 # After a deploy, `check` proves the stack works end to end. Locally the receiver has no HTTP API in front
 # of it (`cargo lambda watch` serves Lambda's Invoke API), so scripts/local_front.py plays API Gateway:
 # HTTP in, the function's event out. A second emulator runs the receiver as a deployment with WebhookUrl

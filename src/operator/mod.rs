@@ -2,8 +2,9 @@
 //! API with its rate limits ([`rest`]), its media resources as archive files and queue messages
 //! ([`catalog`]), and the jobs over them: backfill, reconcile, prune ([`tasks`]); the events table as the
 //! operator reads it: a room's story ([`timeline`]), the rooms of a day, the index migration and replay
-//! ([`rooms`]); decrypting an encrypted archive ([`decrypt`]); the post-deploy check of the whole stack
-//! ([`check`]); and the program's command line and commands ([`cli`]).
+//! ([`rooms`]); usage per account, day or room, priced ([`usage`]); decrypting an encrypted archive
+//! ([`decrypt`]); the post-deploy check of the whole stack ([`check`]); and the program's command line and
+//! commands ([`cli`]).
 
 pub mod catalog;
 pub mod check;
@@ -13,3 +14,4 @@ pub mod rest;
 pub mod rooms;
 pub mod tasks;
 pub mod timeline;
+pub mod usage;

@@ -17,6 +17,8 @@
 //! - `operator` (feature `operator`): backfill, reconcile and prune against a fake Twilio REST API.
 //! - `views` (feature `operator`): timeline, rooms of a day, the index migration and replay against the
 //!   table the receiver filled.
+//! - `usage` (feature `operator`): usage per account, day and room against rooms the receiver stored,
+//!   compared with sums of the callbacks sent; its error paths.
 //! - `helpers`: moto set-up, fixtures, the fake Twilio, the fault proxy.
 
 mod alone;
@@ -34,5 +36,7 @@ mod operator;
 mod receiver;
 mod schema;
 mod spill;
+#[cfg(feature = "operator")]
+mod usage;
 #[cfg(feature = "operator")]
 mod views;

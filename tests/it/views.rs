@@ -19,7 +19,7 @@ const ACCOUNT_A: &str = "AC00000000000000000000000000000001";
 const ACCOUNT_B: &str = "AC0000000000000000000000000000000b";
 
 /// The sample `name` (an event of room RM...01) with `changes` made (set, or removed when `None`).
-fn callback(name: &str, changes: &[(&str, Option<&str>)]) -> Callback {
+pub(crate) fn callback(name: &str, changes: &[(&str, Option<&str>)]) -> Callback {
     let mut params = sample_params(&sample(name));
     for (key, value) in changes {
         match (params.iter_mut().find(|(k, _)| k == key), value) {
@@ -32,23 +32,23 @@ fn callback(name: &str, changes: &[(&str, Option<&str>)]) -> Callback {
     Callback { params }
 }
 
-async fn play(world: &World, callback: &Callback) {
+pub(crate) async fn play(world: &World, callback: &Callback) {
     let response = world.invoke(callback.event_json()).await;
     assert_eq!(response.status(), 200, "{}", response.body_text());
 }
 
-fn sdk_table(world: &World) -> aws_sdk_dynamodb::Client {
+pub(crate) fn sdk_table(world: &World) -> aws_sdk_dynamodb::Client {
     aws_sdk_dynamodb::Client::new(&world.sdk)
 }
 
-async fn record(world: &World, record: ArchiveRecord) {
+pub(crate) async fn record(world: &World, record: ArchiveRecord) {
     DynamoOutcomes::new(sdk_table(world), &world.table)
         .record(record)
         .await
         .unwrap_or_else(|err| panic!("{err}"));
 }
 
-fn message_of(callback: &Callback) -> MediaMessage {
+pub(crate) fn message_of(callback: &Callback) -> MediaMessage {
     let (parsed, _) = twilio_video_callbacks::twilio::callback::Callback::read(
         twilio_video_callbacks::twilio::callback::Params::new(callback.params.clone()),
         time::OffsetDateTime::now_utc(),
@@ -71,7 +71,7 @@ fn instant(text: &str) -> time::OffsetDateTime {
     twilio_video_callbacks::twilio::timestamp::parse(text).unwrap_or_else(|| panic!("{text}"))
 }
 
-fn binary(world: &World, args: &[&str]) -> std::process::Output {
+pub(crate) fn binary(world: &World, args: &[&str]) -> std::process::Output {
     operator_cli()
         .args(args)
         .env("EVENTS_TABLE", &world.table)
@@ -81,7 +81,7 @@ fn binary(world: &World, args: &[&str]) -> std::process::Output {
 }
 
 /// The one JSON document the binary prints for `args` (with `--json`), which must succeed.
-fn binary_json(world: &World, args: &[&str]) -> serde_json::Value {
+pub(crate) fn binary_json(world: &World, args: &[&str]) -> serde_json::Value {
     let out = binary(world, args);
     assert_eq!(
         out.status.code(),
@@ -325,7 +325,7 @@ fn day(n: u8) -> time::Date {
 }
 
 /// A room of `account` created at `created`; returns its SID.
-async fn room_created(world: &World, account: &str, n: u32, created: &str) -> String {
+pub(crate) async fn room_created(world: &World, account: &str, n: u32, created: &str) -> String {
     let room = format!("RM{n:032}");
     play(
         world,
@@ -344,7 +344,7 @@ async fn room_created(world: &World, account: &str, n: u32, created: &str) -> St
 }
 
 /// `sample` for `room` of `account` at `at`, with `changes`.
-fn in_room(
+pub(crate) fn in_room(
     sample: &str,
     account: &str,
     room: &str,

@@ -7,6 +7,7 @@ use clap::Args;
 
 use super::global::Global;
 use super::output::print_report;
+use super::parse::parse_rate;
 use crate::operator::rooms::{self, IndexPlan};
 
 /// The options of `index-rooms`.
@@ -84,13 +85,6 @@ fn parse_start_key(text: &str) -> Result<String, String> {
     rooms::decode_start_key(text)
         .map(|_| text.to_owned())
         .map_err(|err| err.to_string())
-}
-
-fn parse_rate(text: &str) -> Result<f64, String> {
-    match text.trim().parse::<f64>() {
-        Ok(rate) if rate.is_finite() && rate > 0.0 => Ok(rate),
-        _ => Err(format!("{text:?} is not a number above 0")),
-    }
 }
 
 #[cfg(test)]

@@ -3,7 +3,7 @@
 //!
 //! One module per capability: the post-deploy check ([`check`]), the archive jobs over Twilio's REST API ([`archive`]: backfill, reconcile,
 //! prune), the table's views ([`views`]: timeline, rooms), the index migration ([`index`]), replay
-//! ([`replay`]); the options every command takes and what they resolve to (`global`), the terminal and JSON
+//! ([`replay`]), usage and its estimated cost ([`usage`]); the options every command takes and what they resolve to (`global`), the terminal and JSON
 //! output they share (`output`), the values clap parses (`parse`).
 //!
 //! A new subcommand is a module with its `#[derive(clap::Args)]` struct and an
@@ -25,6 +25,7 @@ pub mod index;
 mod output;
 mod parse;
 pub mod replay;
+pub mod usage;
 pub mod views;
 
 use global::Global;
@@ -48,7 +49,8 @@ use global::Global;
         twilio-video-callbacks --stack twilio-video-callbacks prune --since 2024-01-01 --until 2026-01-01 --delete\n  \
         twilio-video-callbacks --stack twilio-video-callbacks rooms --date 2026-11-27\n  \
         twilio-video-callbacks --stack twilio-video-callbacks timeline RM0123... --html room.html\n  \
-        twilio-video-callbacks --stack twilio-video-callbacks replay --room RM0123... --dry-run"
+        twilio-video-callbacks --stack twilio-video-callbacks replay --room RM0123... --dry-run\n  \
+        twilio-video-callbacks --stack twilio-video-callbacks usage --since 2026-11-01 --until 2026-12-01 --by day"
 )]
 pub struct Cli {
     #[command(flatten)]
@@ -124,13 +126,25 @@ pub enum Command {
         twilio-video-callbacks decrypt --private-key private.pem \
         s3://video-archive/twilio-video/AC.../RM.../RT....mka --output RT.mka")]
     Decrypt(decrypt::Decrypt),
+    /// Participant minutes, recordings, compositions, archived bytes and an estimated cost per account,
+    /// day or room, for the rooms created in [--since, --until) (UTC days), read through the
+    /// rooms-by-day index and one Query per room (paced). A lower bound while rooms are open; an
+    /// estimate, not an invoice.
+    #[command(after_help = "Examples:\n  \
+        twilio-video-callbacks usage --since 2026-11-01 --until 2026-12-01\n  \
+        twilio-video-callbacks usage --since 2026-11-01 --until 2026-12-01 --by day --html usage.html\n  \
+        twilio-video-callbacks usage --since 2026-11-27 --until 2026-11-28 --by room --account AC0123... --csv > rooms.csv\n  \
+        twilio-video-callbacks usage --since 2026-11-01 --until 2026-12-01 --prices prices.json --json\n\n\
+        A prices file overrides any of Twilio's list prices (USD a minute):\n  \
+        {\"participant_minute\": 0.004, \"recording_minute\": 0.004, \"composition_minute\": 0.01}")]
+    Usage(usage::Usage),
 }
 
 /// Runs the parsed command line and returns the program's exit status: 2 (clap's message on stderr) when
 /// the options fail a check clap's derive cannot express, 1 when the command fails (the error on stderr,
 /// and with `--json` also as `{"error": ...}` on stdout) or finds something missing, else 0.
 pub async fn run(cli: Cli) -> ExitCode {
-    if let Err(message) = cli.command.check_usage() {
+    if let Err(message) = cli.command.check_usage(&cli.global) {
         let err = Cli::command().error(clap::error::ErrorKind::ValueValidation, message);
         // What clap's `Error::exit` does, without ending the process from a library.
         let _ = err.print();
@@ -162,15 +176,17 @@ async fn dispatch(cli: &Cli) -> Result<ExitCode, String> {
         Command::IndexRooms(args) => args.run(global).await,
         Command::Replay(args) => args.run(global).await,
         Command::Decrypt(args) => args.run(global).await,
+        Command::Usage(args) => args.run(global).await,
     }
 }
 
 impl Command {
     /// The checks clap's derive cannot express; a failure is a usage error (exit status 2).
-    fn check_usage(&self) -> Result<(), String> {
+    fn check_usage(&self, global: &Global) -> Result<(), String> {
         match self {
             Command::Replay(args) => args.check_usage(),
             Command::Check(args) => args.check_usage(),
+            Command::Usage(args) => args.check_usage(global),
             _ => Ok(()),
         }
     }
@@ -195,7 +211,7 @@ mod tests {
             "--until",
             "2026-01-01",
         ]);
-        let message = cli.map(|cli| cli.command.check_usage());
+        let message = cli.map(|cli| cli.command.check_usage(&cli.global));
         assert!(matches!(message, Ok(Err(m)) if m.contains("must be after --since")));
     }
 }

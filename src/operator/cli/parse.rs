@@ -1,4 +1,4 @@
-//! The values clap parses that are not plain strings or numbers: days, times and durations.
+//! The values clap parses that are not plain strings or numbers: days, times, durations and rates.
 
 use time::OffsetDateTime;
 
@@ -44,6 +44,14 @@ pub(super) fn parse_duration(text: &str) -> Result<std::time::Duration, String> 
         .filter(|&total| total > 0)
         .map(std::time::Duration::from_secs)
         .ok_or_else(bad)
+}
+
+/// A rate: a finite number above 0.
+pub(super) fn parse_rate(text: &str) -> Result<f64, String> {
+    match text.trim().parse::<f64>() {
+        Ok(rate) if rate.is_finite() && rate > 0.0 => Ok(rate),
+        _ => Err(format!("{text:?} is not a number above 0")),
+    }
 }
 
 #[cfg(test)]
