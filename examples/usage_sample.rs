@@ -65,6 +65,7 @@ fn archived(media: &Entry, at: OffsetDateTime) -> Entry {
         size: message.size.unwrap_or(0),
         content_type: "video/webm".into(),
         sha256: "0".repeat(64),
+        encrypted: None,
     };
     Entry::Outcome(Box::new(ArchiveRecord::archived(
         &message,

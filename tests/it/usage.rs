@@ -314,6 +314,7 @@ async fn fill(world: &World) -> Sent {
         size,
         content_type: "video/webm".into(),
         sha256: "0".repeat(64),
+        encrypted: None,
     };
     let archived = vec![
         (r1.clone(), rt1.to_owned(), 5_000_000),

@@ -44,6 +44,7 @@ fn archived(recording: &StoredEvent, size: u64, at: &str) -> Entry {
             size,
             content_type: "video/webm".into(),
             sha256: "0".repeat(64),
+            encrypted: None,
         },
         at,
     )))
