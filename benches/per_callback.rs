@@ -2,18 +2,57 @@
 //! parse the typed event, build the DynamoDB item (as attribute values), the queue message (as JSON) and
 //! the metrics line (Embedded Metric Format; only its write to stdout is left out).
 //!
-//! `cargo bench --bench per_callback`; the figure to read is the time per element (one callback).
+//! `cargo bench --bench per_callback`; the figure to read is the time per element (one callback). The
+//! `_1000_accounts` cases verify with signing keys by account (a document of 1000 accounts, the samples'
+//! among them) instead of one account's token.
 
 use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use base64::Engine as _;
 use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughput};
+use futures_util::FutureExt as _;
 use time::OffsetDateTime;
 use twilio_video_callbacks::metrics;
 use twilio_video_callbacks::receiver::item::StoredEvent;
+use twilio_video_callbacks::receiver::keys::KeyRing;
 use twilio_video_callbacks::twilio::callback::{Callback, EventKind, Params};
 use twilio_video_callbacks::twilio::signature::{self, AuthTokens};
+use twilio_video_callbacks::twilio::signing_keys::SigningKeys;
+
+const TOKEN: &str = "local-fake-auth-token-not-a-secret";
+
+/// 1000 accounts, each with two tokens and a shared key; the samples' account has the samples' token.
+fn many_accounts() -> KeyRing {
+    let mut document = serde_json::Map::new();
+    for n in 1..=1000u32 {
+        let token = if n == 1 {
+            TOKEN.to_owned()
+        } else {
+            format!("token-{n}")
+        };
+        document.insert(
+            format!("AC{n:032x}"),
+            serde_json::json!({"auth_tokens": [token, format!("secondary-{n}")], "shared_keys": {format!("KS{n}"): format!("s-{n}")}}),
+        );
+    }
+    let keys = SigningKeys::parse(&serde_json::Value::Object(document).to_string())
+        .unwrap_or_else(|err| panic!("{err}"));
+    KeyRing::from(keys)
+}
+
+/// Verifies with `ring` as the handler does: by the request's AccountSid (never waits: no re-read).
+fn verified_by_account(ring: &KeyRing, sample: &Sample, params: &Params) -> bool {
+    ring.verify(
+        params.get("AccountSid"),
+        None,
+        &sample.url,
+        params.pairs(),
+        &sample.signature,
+    )
+    .now_or_never()
+    .is_some_and(|result| result.is_ok())
+}
 
 // The allocator the Lambda binary uses: the per-callback work is allocation-heavy (item attributes).
 #[global_allocator]
@@ -58,17 +97,12 @@ fn samples() -> Vec<Sample> {
 
 /// Everything the receiver does for one callback between reading the body and calling AWS.
 fn process(
-    tokens: &AuthTokens,
+    verify: &dyn Fn(&Sample, &Params) -> bool,
     sample: &Sample,
     now: OffsetDateTime,
 ) -> (HashMap<String, AttributeValue>, Option<String>) {
     let params = Params::from_form(&sample.body);
-    assert!(signature::is_valid(
-        tokens,
-        &sample.url,
-        params.pairs(),
-        &sample.signature
-    ));
+    assert!(verify(sample, &params));
     let callback = Callback::parse(params).unwrap_or_else(|err| panic!("{err}"));
     let event = metrics::event_dimension(Some(callback.event.as_str()), true);
     let item = StoredEvent::new(callback, now, Some(30));
@@ -89,15 +123,26 @@ fn process(
 fn per_callback(c: &mut Criterion) {
     let samples = samples();
     assert_eq!(samples.len(), 17);
-    let tokens = AuthTokens::parse("local-fake-auth-token-not-a-secret")
-        .unwrap_or_else(|err| panic!("{err}"));
+    let tokens = AuthTokens::parse(TOKEN).unwrap_or_else(|err| panic!("{err}"));
+    let by_token = |sample: &Sample, params: &Params| {
+        signature::is_valid(&tokens, &sample.url, params.pairs(), &sample.signature)
+    };
+    let ring = many_accounts();
+    let by_account = |sample: &Sample, params: &Params| verified_by_account(&ring, sample, params);
     let now = OffsetDateTime::now_utc();
     let mut group = c.benchmark_group("per_callback");
     group.throughput(Throughput::Elements(samples.len() as u64));
     group.bench_function("verify_parse_item_message_17_samples", |b| {
         b.iter(|| {
             for sample in &samples {
-                black_box(process(&tokens, black_box(sample), now));
+                black_box(process(&by_token, black_box(sample), now));
+            }
+        })
+    });
+    group.bench_function("verify_parse_item_message_17_samples_1000_accounts", |b| {
+        b.iter(|| {
+            for sample in &samples {
+                black_box(process(&by_account, black_box(sample), now));
             }
         })
     });
@@ -139,6 +184,14 @@ fn per_callback(c: &mut Criterion) {
                     params.pairs(),
                     &sample.signature,
                 ));
+            }
+        })
+    });
+    stages.bench_function("verify_signature_1000_accounts", |b| {
+        let parsed: Vec<Params> = samples.iter().map(|s| Params::from_form(&s.body)).collect();
+        b.iter(|| {
+            for (sample, params) in samples.iter().zip(&parsed) {
+                black_box(verified_by_account(&ring, sample, params));
             }
         })
     });

@@ -4,8 +4,11 @@
 # invoked, the stored room timeline and the queued messages are printed, then the queued media messages go
 # through the archiver, which copies each file from a local stand-in for Twilio's media endpoint into moto's
 # S3; the archived objects and the media-archived records are printed; last, the operator's `timeline` of the
-# sample room, on the terminal and as an HTML page; and `twilio-video-callbacks check` against this local
-# stack through a small HTTP front (all ok). Installs what it needs into .venv; stops what it starts.
+# sample room, on the terminal and as an HTML page; the sample day's usage; and `twilio-video-callbacks
+# check` against this local stack through a small HTTP front (all ok). The receiver runs with signing keys by
+# account (TWILIO_SIGNING_KEYS): the samples' account and a second one, whose callbacks verify with its own
+# token or shared key while one signed with the first account's token is refused. Installs what it needs
+# into .venv; stops what it starts.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
@@ -17,8 +20,12 @@ TABLE=twilio-video-events
 QUEUE=twilio-video-media
 BUCKET=twilio-video-archive
 QUEUE_URL="$(python3 scripts/local_aws.py create "$TABLE" "$QUEUE")"
-# The samples are signed with the clearly fake local token in events/env.json (see the README).
-TOKEN="$(python3 -c 'import json; print(json.load(open("events/env.json"))["CallbackReceiver"]["TWILIO_AUTH_TOKEN"])')"
+# The samples are signed with the clearly fake local token in events/env.json (see the README); a second,
+# equally fake account has its own token and shared key (scripts/second_account.py). Both go to the receiver
+# as one signing-keys document, in an env file (the JSON holds commas, which --env-var would split).
+SIGNING_KEYS="$(python3 scripts/second_account.py keys)"
+python3 scripts/second_account.py events "$LOCAL/second-account" >/dev/null
+printf "TWILIO_SIGNING_KEYS='%s'\n" "$SIGNING_KEYS" >"$LOCAL/receiver.env"
 
 # The archiver's Twilio API key for the local stand-in: clearly fake, like the token (see the README).
 KEY_SID=SKlocal00000000000000000000000000
@@ -31,7 +38,8 @@ cargo build --locked --bin callback-receiver --bin media-archiver
 INVOKE_PORT="$(free_port)"
 say "starting cargo lambda watch on 127.0.0.1:$INVOKE_PORT (log: .local/watch.log)"
 cargo lambda watch --quiet --ignore-changes --invoke-address 127.0.0.1 --invoke-port "$INVOKE_PORT" \
-  --env-var "TWILIO_AUTH_TOKEN=$TOKEN,EVENTS_TABLE=$TABLE,MEDIA_QUEUE_URL=$QUEUE_URL,AWS_ENDPOINT_URL=$AWS_ENDPOINT_URL,RUST_LOG=info,ARCHIVE_BUCKET=$BUCKET,TWILIO_API_KEY_SID=$KEY_SID,TWILIO_API_KEY_SECRET=$KEY_SECRET,TWILIO_MEDIA_BASE_URL=http://127.0.0.1:$MEDIA_PORT" \
+  --env-file "$LOCAL/receiver.env" \
+  --env-var "EVENTS_TABLE=$TABLE,MEDIA_QUEUE_URL=$QUEUE_URL,AWS_ENDPOINT_URL=$AWS_ENDPOINT_URL,RUST_LOG=info,ARCHIVE_BUCKET=$BUCKET,TWILIO_API_KEY_SID=$KEY_SID,TWILIO_API_KEY_SECRET=$KEY_SECRET,TWILIO_MEDIA_BASE_URL=http://127.0.0.1:$MEDIA_PORT" \
   >"$LOCAL/watch.log" 2>&1 &
 STARTED_PIDS+=("$!")
 
@@ -57,6 +65,12 @@ for file in events/*.json; do
   [ "$(basename "$file")" = env.json ] && continue
   out="$(invoke callback-receiver "$file")"
   printf '%-34s %s\n' "$(basename "$file")" "$(python3 -c 'import json,sys; r=json.load(sys.stdin); print(r["statusCode"], r.get("body",""))' <<<"$out")"
+done
+
+say "a second account: its callbacks with its own token and shared key, and one with the first account's token"
+for file in "$LOCAL"/second-account/*.json; do
+  out="$(invoke callback-receiver "$file")"
+  printf '%-50s %s\n' "$(basename "$file")" "$(python3 -c 'import json,sys; r=json.load(sys.stdin); print(r["statusCode"], r.get("body",""))' <<<"$out")"
 done
 
 python3 scripts/local_aws.py show "$TABLE" "$QUEUE"

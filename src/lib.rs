@@ -2,8 +2,10 @@
 //!
 //! Where each thing lives:
 //!
-//! - [`twilio`]: Twilio's side, without I/O: the callback model and spec tables, the signature, timestamps.
-//! - [`receiver`]: the `callback-receiver` Lambda: handler, API Gateway edge, stored item, settings.
+//! - [`twilio`]: Twilio's side, without I/O: the callback model and spec tables, the signature, shared-key
+//!   settings, signing keys by account and which may verify what, timestamps.
+//! - [`receiver`]: the `callback-receiver` Lambda: handler, API Gateway edge, stored item, settings, its
+//!   signing keys' loading and re-reading.
 //! - [`archiver`]: the `media-archiver` Lambda: its rules, the Twilio media client, the S3 multipart upload,
 //!   the outcome record, settings, and the orchestration that decides what is acknowledged.
 //! - [`aws`]: the adapters to AWS, in AWS's terms: error classification, the events table's conditional

@@ -37,7 +37,12 @@ def refs(node):
 def env_vars(path):
     """Every variable a settings file reads (get("NAME") / require("NAME", ...) / whole_number("NAME", ...))."""
     source = (ROOT / path).read_text()
-    return set(re.findall(r'(?:get|require|whole_number)\(\s*"([A-Z][A-Z0-9_]+)"', source))
+    found = set(re.findall(r'(?:get|require|whole_number)\(\s*"([A-Z][A-Z0-9_]+)"', source))
+    # The receiver's sources of signing keys, read from one list (exactly one may be set).
+    listed = re.search(r"pub const KEY_VARIABLES: \[&str; \d+\] = \[(.*?)\];", source, re.DOTALL)
+    if listed:
+        found |= set(re.findall(r'"([A-Z][A-Z0-9_]+)"', listed.group(1)))
+    return found
 
 
 def metrics_env_vars():
@@ -68,7 +73,7 @@ def emitted_outcomes():
     """Every outcome word the code can put in a metric's Outcome dimension: the arms of the outcome
     functions (`=> "word"`) and the words the spill consumer passes."""
     words = set()
-    for path in ["src/receiver/handler.rs", "src/archiver/mod.rs", "src/archiver/rules.rs"]:
+    for path in ["src/receiver/handler.rs", "src/receiver/error.rs", "src/archiver/mod.rs", "src/archiver/rules.rs"]:
         words |= set(re.findall(r'=> "([a-z_]+)"', (ROOT / path).read_text()))
     spill = (ROOT / "src/receiver/spill.rs").read_text()
     words |= set(re.findall(r'spill_drain\("([a-z_]+)"\)', spill))
@@ -118,16 +123,25 @@ class ReceiverFunction(unittest.TestCase):
 
     def test_every_variable_the_receiver_reads_is_set_except_the_inline_token(self):
         read = receiver_env_vars()
-        self.assertTrue({"EVENTS_TABLE", "MEDIA_QUEUE_URL", "TWILIO_AUTH_TOKEN_PARAMETER"} <= read, read)
+        self.assertTrue({"EVENTS_TABLE", "MEDIA_QUEUE_URL", "TWILIO_AUTH_TOKEN_PARAMETER",
+                         "TWILIO_SIGNING_KEYS_PARAMETER", "TWILIO_SIGNING_KEYS_PATH"} <= read, read)
         variables = self.props["Environment"]["Variables"]
-        # TWILIO_AUTH_TOKEN is the local alternative: a deployed secret lives in SSM, never in the template.
-        self.assertEqual(read - {"TWILIO_AUTH_TOKEN"}, set(variables) - set(ALLOCATOR_SETTINGS),
-                         "template and src/config.rs disagree")
+        # TWILIO_AUTH_TOKEN and TWILIO_SIGNING_KEYS are the local alternatives: a deployed secret lives in
+        # SSM, never in the template.
+        self.assertEqual(read - {"TWILIO_AUTH_TOKEN", "TWILIO_SIGNING_KEYS"},
+                         set(variables) - set(ALLOCATOR_SETTINGS), "template and src/config.rs disagree")
+        self.assertNotIn("TWILIO_SIGNING_KEYS", variables)
+        # One source of keys at a time: each is set only under its condition.
+        for name, condition, parameter in [
+            ("TWILIO_AUTH_TOKEN_PARAMETER", "UsesAuthToken", "AuthTokenParameterName"),
+            ("TWILIO_SIGNING_KEYS_PARAMETER", "HasSigningKeysParameter", "SigningKeysParameterName"),
+            ("TWILIO_SIGNING_KEYS_PATH", "HasSigningKeysPath", "SigningKeysPath"),
+        ]:
+            self.assertEqual(variables[name], {"Fn::If": [condition, {"Ref": parameter}, {"Ref": "AWS::NoValue"}]})
         self.assertEqual({k: variables.get(k) for k in ALLOCATOR_SETTINGS}, ALLOCATOR_SETTINGS)
         self.assertNotIn("TWILIO_AUTH_TOKEN", variables)
         self.assertEqual(variables["EVENTS_TABLE"], {"Ref": "EventsTable"})
         self.assertEqual(variables["MEDIA_QUEUE_URL"], {"Ref": "MediaQueue"})
-        self.assertEqual(variables["TWILIO_AUTH_TOKEN_PARAMETER"], {"Ref": "AuthTokenParameterName"})
         self.assertEqual(variables["SPILL_QUEUE_URL"], {"Ref": "SpillQueue"})
 
     def test_one_post_route_with_payload_2_0(self):
@@ -179,7 +193,7 @@ class LeastPrivilege(unittest.TestCase):
     role = RESOURCES["CallbackReceiverRole"]
     allowed = {
         "EventsTable", "MediaQueue", "SpillQueue", "AuthTokenParameterName", "AuthTokenKmsKeyArn",
-        "ReceiverLogGroup",
+        "SigningKeysParameterName", "SigningKeysPath", "ReceiverLogGroup",
         "AWS::Partition", "AWS::Region", "AWS::AccountId",
     }
 
@@ -204,6 +218,20 @@ class LeastPrivilege(unittest.TestCase):
         self.assertEqual(refs(by_sid["EnqueueMediaEvents"]["Resource"]), {"MediaQueue"})
         self.assertEqual(by_sid["ReadAuthToken"]["Action"], "ssm:GetParameter")
         self.assertIn("AuthTokenParameterName", refs(by_sid["ReadAuthToken"]["Resource"]))
+        self.assertEqual(by_sid["ReadSigningKeys"]["Action"], "ssm:GetParameter")
+        self.assertIn("SigningKeysParameterName", refs(by_sid["ReadSigningKeys"]["Resource"]))
+        # The path's account parameters only, not the path's whole subtree.
+        self.assertEqual(by_sid["ReadSigningKeysByAccount"]["Action"], "ssm:GetParameter")
+        self.assertTrue(by_sid["ReadSigningKeysByAccount"]["Resource"]["Fn::Sub"].endswith("${SigningKeysPath}/AC*"))
+        # Each read statement only under the condition that sets its variable.
+        conditions = {}
+        for policy in self.role["Properties"]["Policies"]:
+            for statement in policy["PolicyDocument"]["Statement"]:
+                if isinstance(statement, dict) and "Fn::If" in statement:
+                    conditions[statement["Fn::If"][1].get("Sid")] = statement["Fn::If"][0]
+        self.assertEqual(conditions["ReadAuthToken"], "UsesAuthToken")
+        self.assertEqual(conditions["ReadSigningKeys"], "HasSigningKeysParameter")
+        self.assertEqual(conditions["ReadSigningKeysByAccount"], "HasSigningKeysPath")
         self.assertEqual(by_sid["DecryptAuthToken"]["Action"], "kms:Decrypt")
 
 

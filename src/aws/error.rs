@@ -1,4 +1,4 @@
-//! How a call to DynamoDB or SQS failed, in terms that decide the answer to Twilio.
+//! How a call to DynamoDB, SQS or SSM failed, in terms that decide the answer to Twilio.
 //!
 //! Every AWS SDK error is classified once, here, without losing what kind of failure it was: an outage
 //! and a throttle are retried by Twilio after a 503, a rejected request (missing table, denied access)
@@ -15,6 +15,8 @@ pub enum Service {
     DynamoDb,
     /// The media queue.
     Sqs,
+    /// Parameter Store (the signing keys).
+    Ssm,
 }
 
 impl std::fmt::Display for Service {
@@ -22,6 +24,7 @@ impl std::fmt::Display for Service {
         f.write_str(match self {
             Service::DynamoDb => "DynamoDB",
             Service::Sqs => "SQS",
+            Service::Ssm => "SSM",
         })
     }
 }

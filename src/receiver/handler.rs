@@ -15,11 +15,13 @@ use lambda_http::{Body, Request, Response};
 use time::OffsetDateTime;
 
 use crate::aws::error::BackendError;
+pub use crate::receiver::error::CallbackError;
 use crate::receiver::item::StoredEvent;
+use crate::receiver::keys::{KeyRing, Verification};
 use crate::receiver::ports::{EventStore, Insert, MediaQueue, NoSpill, SpillQueue};
 use crate::receiver::spill::Spilled;
 use crate::twilio::callback::{Callback, EventKind, Params};
-use crate::twilio::signature::{self, AuthTokens};
+use crate::twilio::shared_key::SETTINGS_HEADER;
 
 /// The largest body accepted (Twilio's callbacks are a few hundred bytes).
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -34,113 +36,6 @@ pub struct CalledUrl(pub String);
 /// Set on the request when API Gateway's base64 body did not decode.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UndecodableBody(pub String);
-
-/// Why a callback was not kept. Each variant maps to exactly one HTTP status.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum CallbackError {
-    /// Not a POST.
-    #[error("method {0} is not allowed: Twilio status callbacks are POST requests")]
-    MethodNotAllowed(String),
-    /// Not a form.
-    #[error("content type {0:?} is not supported: expected application/x-www-form-urlencoded")]
-    UnsupportedMediaType(String),
-    /// Larger than [`MAX_BODY_BYTES`].
-    #[error("body of {0} bytes is over the limit of {max} bytes", max = MAX_BODY_BYTES)]
-    PayloadTooLarge(usize),
-    /// Base64 that does not decode, or a form that is not UTF-8: nothing to verify.
-    #[error("body could not be decoded: {0}")]
-    UndecodableBody(String),
-    /// No `X-Twilio-Signature`.
-    #[error("missing X-Twilio-Signature header")]
-    MissingSignature,
-    /// A signature that no configured token produces for this URL and body.
-    #[error("X-Twilio-Signature does not match this request")]
-    InvalidSignature,
-    /// Neither `TWILIO_WEBHOOK_URL` nor the event tells which URL Twilio signed.
-    #[error("cannot tell which URL Twilio called; set TWILIO_WEBHOOK_URL")]
-    UnknownUrl,
-    /// The table write failed, and the request could not be spilled either.
-    #[error("could not store the callback: {0}")]
-    Store(BackendError),
-    /// The media message could not be sent, and the request could not be spilled either.
-    #[error("stored the callback but could not enqueue it: {0}")]
-    Enqueue(BackendError),
-}
-
-impl CallbackError {
-    /// The HTTP status Twilio gets: 4xx for what can never succeed, 503 for what may on a retry, 500 for a
-    /// deployment fault.
-    pub fn status(&self) -> StatusCode {
-        match self {
-            CallbackError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
-            CallbackError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            CallbackError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
-            CallbackError::UndecodableBody(_) => StatusCode::BAD_REQUEST,
-            CallbackError::MissingSignature | CallbackError::InvalidSignature => {
-                StatusCode::FORBIDDEN
-            }
-            CallbackError::UnknownUrl => StatusCode::INTERNAL_SERVER_ERROR,
-            CallbackError::Store(err) | CallbackError::Enqueue(err) if err.is_transient() => {
-                StatusCode::SERVICE_UNAVAILABLE
-            }
-            CallbackError::Store(_) | CallbackError::Enqueue(_) => {
-                StatusCode::INTERNAL_SERVER_ERROR
-            }
-        }
-    }
-
-    /// What Twilio's request log shows: the error, without backend details.
-    fn public_message(&self) -> String {
-        match self {
-            CallbackError::Store(err) => {
-                format!("could not store the callback ({}); retry later", kind(err))
-            }
-            CallbackError::Enqueue(err) => {
-                format!(
-                    "could not enqueue the media event ({}); retry later",
-                    kind(err)
-                )
-            }
-            other => other.to_string(),
-        }
-    }
-
-    /// The log's outcome word.
-    fn outcome(&self) -> &'static str {
-        match self {
-            CallbackError::MethodNotAllowed(_)
-            | CallbackError::UnsupportedMediaType(_)
-            | CallbackError::PayloadTooLarge(_)
-            | CallbackError::UndecodableBody(_) => "bad_request",
-            CallbackError::MissingSignature | CallbackError::InvalidSignature => "forbidden",
-            CallbackError::UnknownUrl => "misconfigured",
-            CallbackError::Store(_) => "store_failed",
-            CallbackError::Enqueue(_) => "enqueue_failed",
-        }
-    }
-}
-
-impl CallbackError {
-    /// The `Outcome` of the callback metrics: why a request was refused, or which backend failed.
-    fn metric_outcome(&self) -> &'static str {
-        match self {
-            CallbackError::MethodNotAllowed(_) => "refused_method",
-            CallbackError::UnsupportedMediaType(_) => "refused_content_type",
-            CallbackError::PayloadTooLarge(_) => "refused_too_large",
-            CallbackError::UndecodableBody(_) => "refused_undecodable",
-            CallbackError::MissingSignature => "refused_no_signature",
-            CallbackError::InvalidSignature => "refused_bad_signature",
-            CallbackError::UnknownUrl => "misconfigured",
-            CallbackError::Store(_) => "store_failed",
-            CallbackError::Enqueue(_) => "enqueue_failed",
-        }
-    }
-
-    /// Whether the request's signature had verified (its event can be trusted as a dimension).
-    fn verified(&self) -> bool {
-        matches!(self, CallbackError::Store(_) | CallbackError::Enqueue(_))
-    }
-}
 
 /// The dimensions of one request's metrics: an event from the specification (or `undocumented`, or
 /// `none` when it was not verified) and an outcome word. Nothing a request can choose freely.
@@ -157,14 +52,6 @@ fn metric_dimensions(
             crate::metrics::event_dimension(trace.event.as_deref(), err.verified()),
             err.metric_outcome(),
         ),
-    }
-}
-
-fn kind(err: &BackendError) -> String {
-    match err {
-        BackendError::Unavailable { service, .. } => format!("{service} unavailable"),
-        BackendError::Throttled { service, .. } => format!("{service} throttled"),
-        BackendError::Rejected { service, .. } => format!("{service} rejected the request"),
     }
 }
 
@@ -223,7 +110,7 @@ impl Accepted {
 
 /// The receiver's configuration and its backends, built once per cold start.
 pub struct Receiver<S, Q, P = NoSpill> {
-    pub(crate) tokens: AuthTokens,
+    pub(crate) keys: KeyRing,
     webhook_url: Option<String>,
     pub(crate) retention_days: Option<u32>,
     pub(crate) store: S,
@@ -236,25 +123,29 @@ pub struct Receiver<S, Q, P = NoSpill> {
 struct Trace {
     event: Option<String>,
     room_sid: Option<String>,
+    account_sid: Option<String>,
     idempotency_token: Option<String>,
     unknown_event: bool,
     enqueued_unstored: bool,
     spill_error: Option<BackendError>,
 }
 
-/// A request whose signature verified: what a later re-verification needs.
+/// A request whose signature verified: what a later re-verification needs, and which keys verified it.
 struct Verified<'a> {
     url: &'a str,
     signature: &'a str,
+    settings: Option<&'a str>,
     body: &'a [u8],
+    by: Verification,
 }
 
 impl<S: EventStore, Q: MediaQueue> Receiver<S, Q, NoSpill> {
-    /// A receiver verifying with `tokens`, storing in `store`, enqueueing on `queue`, without a spill
-    /// queue (a failed write is a 5xx).
-    pub fn new(tokens: AuthTokens, store: S, queue: Q) -> Self {
+    /// A receiver verifying with `keys` (one account's [`crate::twilio::signature::AuthTokens`], or
+    /// [`KeyRing`]), storing in `store`, enqueueing on `queue`, without a spill queue (a failed write is a
+    /// 5xx).
+    pub fn new(keys: impl Into<KeyRing>, store: S, queue: Q) -> Self {
         Receiver {
-            tokens,
+            keys: keys.into(),
             webhook_url: None,
             retention_days: None,
             store,
@@ -268,7 +159,7 @@ impl<S: EventStore, Q: MediaQueue, P: SpillQueue> Receiver<S, Q, P> {
     /// Spill to `spill` what cannot be stored or enqueued now (`SPILL_QUEUE_URL`).
     pub fn with_spill<P2: SpillQueue>(self, spill: Option<P2>) -> Receiver<S, Q, P2> {
         Receiver {
-            tokens: self.tokens,
+            keys: self.keys,
             webhook_url: self.webhook_url,
             retention_days: self.retention_days,
             store: self.store,
@@ -308,6 +199,11 @@ impl<S: EventStore, Q: MediaQueue, P: SpillQueue> Receiver<S, Q, P> {
         self.spill.as_ref()
     }
 
+    /// The signing keys.
+    pub fn keys(&self) -> &KeyRing {
+        &self.keys
+    }
+
     /// Handles one request and answers it; logs one line about it.
     pub async fn handle(&self, request: Request) -> Response<Body> {
         let started = Instant::now();
@@ -331,15 +227,19 @@ impl<S: EventStore, Q: MediaQueue, P: SpillQueue> Receiver<S, Q, P> {
         trace: &mut Trace,
     ) -> Result<Accepted, CallbackError> {
         let (params, body) = read_form(request)?;
-        let verified = self.verify(request, &params, body)?;
+        trace.account_sid = params
+            .get("AccountSid")
+            .map(|sid| sid.chars().take(64).collect());
+        let verified = self.verify(request, &params, body).await?;
         trace.event = params.get("StatusCallbackEvent").map(str::to_owned);
         trace.room_sid = params.get("RoomSid").map(str::to_owned);
 
         let received_at = OffsetDateTime::now_utc();
         let (callback, problems) = Callback::read(params, received_at);
         trace.unknown_event = matches!(&callback.event, EventKind::Other(kind) if !kind.is_empty());
-        let item =
-            StoredEvent::new(callback, received_at, self.retention_days).with_problems(&problems);
+        let item = StoredEvent::new(callback, received_at, self.retention_days)
+            .with_problems(&problems)
+            .verified_by(&verified.by);
         let parse_error = item.parse_error.clone();
         let message = item.media_message();
         let accepted = |kept, enqueued| Accepted {
@@ -422,6 +322,7 @@ impl<S: EventStore, Q: MediaQueue, P: SpillQueue> Receiver<S, Q, P> {
         let spilled = Spilled::new(
             verified.url,
             verified.signature,
+            verified.settings,
             verified.body,
             received_at,
             media_sent,
@@ -440,7 +341,7 @@ impl<S: EventStore, Q: MediaQueue, P: SpillQueue> Receiver<S, Q, P> {
         }
     }
 
-    fn verify<'a>(
+    async fn verify<'a>(
         &'a self,
         request: &'a Request,
         params: &Params,
@@ -460,15 +361,27 @@ impl<S: EventStore, Q: MediaQueue, P: SpillQueue> Receiver<S, Q, P> {
                 .map(|called| called.0.as_str())
                 .ok_or(CallbackError::UnknownUrl)?,
         };
-        if signature::is_valid(&self.tokens, url, params.pairs(), signature) {
-            Ok(Verified {
+        let settings = request
+            .headers()
+            .get(SETTINGS_HEADER)
+            .map(|value| value.to_str().unwrap_or_default());
+        let by = self
+            .keys
+            .verify(
+                params.get("AccountSid"),
+                settings,
                 url,
+                params.pairs(),
                 signature,
-                body,
-            })
-        } else {
-            Err(CallbackError::InvalidSignature)
-        }
+            )
+            .await?;
+        Ok(Verified {
+            url,
+            signature,
+            settings,
+            body,
+            by,
+        })
     }
 }
 
@@ -598,11 +511,14 @@ fn log(trace: &Trace, result: &Result<Accepted, CallbackError>, ms: f64) {
                     "callback not handled"
                 );
             } else {
-                tracing::warn!(event, room_sid, outcome, status, ms, idempotency_token = token, error = %err, "callback refused");
+                let account_sid = trace.account_sid.as_deref().unwrap_or("-");
+                tracing::warn!(event, room_sid, account_sid, outcome, status, ms, idempotency_token = token, error = %err, "callback refused");
             }
         }
     }
 }
 
+#[cfg(test)]
+mod account_tests;
 #[cfg(test)]
 mod tests;

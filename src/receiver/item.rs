@@ -16,6 +16,7 @@ use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 
 use crate::message::{self, MediaMessage};
+use crate::receiver::keys::Verification;
 use crate::twilio::callback::{
     Callback, CallbackFields, EventKind, ParamValue, Params, ParseError,
 };
@@ -113,6 +114,10 @@ pub struct StoredEvent {
     /// for a callback stored at once.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub spilled: Option<String>,
+    /// For a signed callback without `AccountSid` (kept in [`UNATTRIBUTED`]): the account whose keys
+    /// verified it. Absent otherwise (the item's `account_sid` is the account that verified it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verified_account: Option<String>,
 }
 
 impl StoredEvent {
@@ -150,7 +155,23 @@ impl StoredEvent {
             room_day,
             room_key,
             spilled: None,
+            verified_account: None,
         }
+    }
+
+    /// Applies what verification found: a callback without `AccountSid`, verified by `account`'s keys
+    /// ([`Verification::Unattributed`]), is kept in [`UNATTRIBUTED`] with that account as its
+    /// `verified_account`, as `malformed`, out of the rooms index, and never makes a media message.
+    pub fn verified_by(mut self, verification: &Verification) -> Self {
+        if let Verification::Unattributed(account) = verification {
+            self.pk = UNATTRIBUTED.to_owned();
+            self.room_day = None;
+            self.room_key = None;
+            self.verified_account = Some(account.clone());
+            self.parse_error
+                .get_or_insert_with(|| "AccountSid is missing".to_owned());
+        }
+        self
     }
 
     /// Marks the item with the ways its callback breaks the specification's tables (none: unchanged).
@@ -218,6 +239,7 @@ impl StoredEvent {
             (ROOM_DAY, self.room_day),
             (ROOM_KEY, self.room_key),
             ("spilled", self.spilled),
+            ("verified_account", self.verified_account),
         ] {
             if let Some(value) = value {
                 item.insert(name.to_owned(), AttributeValue::S(value));
@@ -231,7 +253,7 @@ impl StoredEvent {
     pub fn media_message(&self) -> Option<MediaMessage> {
         let item = self;
         let kind = item.event_kind();
-        if !kind.is_media() {
+        if !kind.is_media() || item.verified_account.is_some() {
             return None;
         }
         let fields = &item.fields;

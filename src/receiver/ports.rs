@@ -1,5 +1,6 @@
 //! What the receiver needs of the outside, in its own terms: the events table ([`EventStore`]), the media
-//! queue ([`MediaQueue`]) and the spill queue ([`SpillQueue`]). Each port is implemented here twice: on the
+//! queue ([`MediaQueue`]), the spill queue ([`SpillQueue`]) and the SecureStrings holding the signing keys
+//! ([`SecretParameters`]). Each port is implemented here twice: on the
 //! AWS adapter of `crate::aws` (which knows no receiver type: it is handed attributes and JSON), and in
 //! memory, for unit tests and examples.
 
@@ -9,6 +10,7 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use crate::aws::error::BackendError;
 use crate::aws::queue::{SqsMediaQueue, SqsSpillQueue};
+use crate::aws::ssm::SecureStrings;
 use crate::aws::store::DynamoEventStore;
 pub use crate::aws::store::{Insert, Mark};
 use crate::message::MediaMessage;
@@ -46,6 +48,63 @@ pub trait MediaQueue: Send + Sync {
 pub trait SpillQueue: Send + Sync {
     /// Sends one spilled request; returns once the queue has accepted it.
     fn spill(&self, spilled: &Spilled) -> impl Future<Output = Result<(), BackendError>> + Send;
+}
+
+/// SecureStrings by name, for the signing keys' re-reads ([`crate::receiver::keys`]). Object-safe (a
+/// boxed future): it is called rarely, never on a known account's path.
+pub trait SecretParameters: Send + Sync {
+    /// The decrypted value of `name`; `None` when there is no such parameter.
+    fn read<'a>(&'a self, name: &'a str) -> BoxFuture<'a, Result<Option<String>, BackendError>>;
+}
+
+/// A future returned by [`SecretParameters::read`].
+pub type BoxFuture<'a, T> = std::pin::Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+impl SecretParameters for SecureStrings {
+    fn read<'a>(&'a self, name: &'a str) -> BoxFuture<'a, Result<Option<String>, BackendError>> {
+        Box::pin(self.get(name))
+    }
+}
+
+/// In-memory SecureStrings that count their reads, for unit tests and examples; they can be told to fail.
+#[derive(Debug, Default)]
+pub struct MemoryParameters {
+    values: Mutex<HashMap<String, String>>,
+    reads: std::sync::atomic::AtomicUsize,
+    failing: Mutex<Option<BackendError>>,
+}
+
+impl MemoryParameters {
+    /// Sets `name` to `value`.
+    pub fn put(&self, name: &str, value: &str) {
+        lock(&self.values).insert(name.to_owned(), value.to_owned());
+    }
+
+    /// Deletes `name`.
+    pub fn remove(&self, name: &str) {
+        lock(&self.values).remove(name);
+    }
+
+    /// Makes every read fail with `err` (`None`: read again).
+    pub fn fail_with(&self, err: Option<BackendError>) {
+        *lock(&self.failing) = err;
+    }
+
+    /// How many reads were made.
+    pub fn reads(&self) -> usize {
+        self.reads.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+impl SecretParameters for MemoryParameters {
+    fn read<'a>(&'a self, name: &'a str) -> BoxFuture<'a, Result<Option<String>, BackendError>> {
+        self.reads.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let result = match lock(&self.failing).clone() {
+            Some(err) => Err(err),
+            None => Ok(lock(&self.values).get(name).cloned()),
+        };
+        Box::pin(std::future::ready(result))
+    }
 }
 
 impl EventStore for DynamoEventStore {

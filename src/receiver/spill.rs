@@ -16,9 +16,10 @@ use time::OffsetDateTime;
 use crate::aws::error::BackendError;
 use crate::receiver::handler::{Receiver, MAX_BODY_BYTES};
 use crate::receiver::item::StoredEvent;
+use crate::receiver::keys::KeyError;
 use crate::receiver::ports::{EventStore, Insert, Mark, MediaQueue, SpillQueue};
 use crate::twilio::callback::{Callback, Params};
-use crate::twilio::{signature, timestamp};
+use crate::twilio::timestamp;
 
 /// The version of [`Spilled`] this crate writes and reads.
 pub const SPILL_VERSION: u32 = 1;
@@ -32,6 +33,9 @@ pub struct Spilled {
     pub url: String,
     /// `X-Twilio-Signature` as received.
     pub signature: String,
+    /// `X-Twilio-Webhooks-Signature-Settings` as received, when the request was signed with a shared key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signature_settings: Option<String>,
     /// The form body exactly as received (UTF-8, checked before verification).
     pub body: String,
     /// When the receiver got it (UTC, RFC 3339): the item's `received_at`.
@@ -46,10 +50,12 @@ pub struct Spilled {
 }
 
 impl Spilled {
-    /// The spill of a request verified against `url` with `signature`.
+    /// The spill of a request verified against `url` with `signature` (and the shared-key `settings`).
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         url: &str,
         signature: &str,
+        settings: Option<&str>,
         body: &[u8],
         received_at: OffsetDateTime,
         media_sent: bool,
@@ -60,6 +66,7 @@ impl Spilled {
             spill_version: SPILL_VERSION,
             url: url.to_owned(),
             signature: signature.to_owned(),
+            signature_settings: settings.map(str::to_owned),
             body: String::from_utf8_lossy(body).into_owned(),
             received_at: timestamp::format(received_at),
             media_sent,
@@ -76,10 +83,12 @@ pub enum SpillError {
     #[error("not a spilled request: {0}")]
     Unreadable(String),
     /// The signature does not verify: never stored; dead-lettered.
-    #[error("the spilled request's signature does not verify against {url}: not stored")]
+    #[error("the spilled request's signature does not verify against {url} ({why}): not stored")]
     Forged {
         /// The URL it claims to have been verified against.
         url: String,
+        /// Why (the refusal, which names no secret).
+        why: String,
     },
     /// The table or the media queue failed: retried.
     #[error("{0}")]
@@ -167,17 +176,31 @@ impl<S: EventStore, Q: MediaQueue, P: SpillQueue> Receiver<S, Q, P> {
             SpillError::Unreadable(format!("received_at {:?}", spilled.received_at))
         })?;
         let params = Params::from_form(spilled.body.as_bytes());
-        if !signature::is_valid(
-            &self.tokens,
-            &spilled.url,
-            params.pairs(),
-            &spilled.signature,
-        ) {
-            return Err(SpillError::Forged { url: spilled.url });
-        }
+        // The same rule as the HTTP path: only the keys of the AccountSid it carries.
+        let by = match self
+            .keys
+            .verify(
+                params.get("AccountSid"),
+                spilled.signature_settings.as_deref(),
+                &spilled.url,
+                params.pairs(),
+                &spilled.signature,
+            )
+            .await
+        {
+            Ok(by) => by,
+            Err(KeyError::Unavailable(err)) => return Err(SpillError::Backend(err)),
+            Err(KeyError::Refused(refusal)) => {
+                return Err(SpillError::Forged {
+                    url: spilled.url,
+                    why: refusal.to_string(),
+                })
+            }
+        };
         let (callback, problems) = Callback::read(params, received_at);
         let item = StoredEvent::new(callback, received_at, self.retention_days)
             .with_problems(&problems)
+            .verified_by(&by)
             .spilled_because(&spilled.reason);
         let message = item.media_message().filter(|_| !spilled.media_sent);
         let key = (item.pk.clone(), item.sk.clone());

@@ -9,8 +9,20 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine as _;
 use hmac::{Hmac, Mac};
 use sha1::Sha1;
+use sha2::Sha256;
 
-type HmacSha1 = Hmac<Sha1>;
+pub(crate) type HmacSha1 = Hmac<Sha1>;
+pub(crate) type HmacSha256 = Hmac<Sha256>;
+
+/// The hash of a signature's HMAC: SHA-1 for the auth token (always); SHA-1 or SHA-256 for a shared key,
+/// as its `X-Twilio-Webhooks-Signature-Settings` header names (see [`crate::twilio::shared_key`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Algorithm {
+    /// HMAC-SHA1: the auth token's, and a shared key's `HMAC_SHA1`.
+    HmacSha1,
+    /// HMAC-SHA256: a shared key's `HMAC_SHA256`.
+    HmacSha256,
+}
 
 /// One or more auth tokens (primary and secondary during a rotation), each held as an HMAC-SHA1 state
 /// already keyed with it: keying costs two SHA-1 blocks, paid once at start-up instead of per callback.
@@ -30,7 +42,7 @@ impl AuthTokens {
             .split(',')
             .map(str::trim)
             .filter(|token| !token.is_empty())
-            .map(keyed)
+            .map(keyed::<HmacSha1>)
             .collect();
         if tokens.is_empty() {
             Err(EmptyTokens)
@@ -59,21 +71,44 @@ impl std::fmt::Debug for AuthTokens {
 /// Computes the signature Twilio would send for `url` and `params` under `token`.
 pub fn compute(token: &str, url: &str, params: &[(String, String)]) -> String {
     BASE64.encode(
-        mac(&keyed(token), url, &in_order(params))
+        mac(&keyed::<HmacSha1>(token), url, &in_order(params))
             .finalize()
             .into_bytes(),
     )
 }
 
-fn keyed(token: &str) -> HmacSha1 {
+/// Computes the signature Twilio would send for `url` and `params` under the shared key `secret` with
+/// `algorithm` (base64, like the auth token's).
+pub fn compute_with(
+    algorithm: Algorithm,
+    secret: &str,
+    url: &str,
+    params: &[(String, String)],
+) -> String {
+    let params = in_order(params);
+    let bytes = match algorithm {
+        Algorithm::HmacSha1 => mac(&keyed::<HmacSha1>(secret), url, &params)
+            .finalize()
+            .into_bytes()
+            .to_vec(),
+        Algorithm::HmacSha256 => mac(&keyed::<HmacSha256>(secret), url, &params)
+            .finalize()
+            .into_bytes()
+            .to_vec(),
+    };
+    BASE64.encode(bytes)
+}
+
+/// An HMAC state keyed with `secret` (configuration, never the request).
+pub(crate) fn keyed<M: Mac + hmac::digest::KeyInit>(secret: &str) -> M {
     #[allow(clippy::expect_used)]
-    HmacSha1::new_from_slice(token.as_bytes()).expect(
-        "HMAC accepts keys of any length; the token comes from configuration, not the request",
+    <M as hmac::digest::KeyInit>::new_from_slice(secret.as_bytes()).expect(
+        "HMAC accepts keys of any length; the key comes from configuration, not the request",
     )
 }
 
 /// The MAC of `url` and `ordered` (pairs already sorted, see [`in_order`]) under a keyed `token`.
-fn mac(token: &HmacSha1, url: &str, ordered: &[(String, String)]) -> HmacSha1 {
+fn mac<M: Mac + Clone>(token: &M, url: &str, ordered: &[(String, String)]) -> M {
     let mut mac = token.clone();
     mac.update(url.as_bytes());
     for (name, value) in ordered {
@@ -104,16 +139,24 @@ pub fn is_valid(
     params: &[(String, String)],
     signature: &str,
 ) -> bool {
+    verifies(&tokens.0, url, params, signature)
+}
+
+/// Whether `signature` (base64) is the MAC of `url` (either port form) and `params` under any of the keyed
+/// `keys`, with the MAC's own constant-time comparison. The rule [`is_valid`] applies, for any HMAC.
+pub(crate) fn verifies<M: Mac + Clone>(
+    keys: &[M],
+    url: &str,
+    params: &[(String, String)],
+    signature: &str,
+) -> bool {
     let Ok(expected) = BASE64.decode(signature.trim()) else {
         return false;
     };
     let params = in_order(params);
     let matches = |candidate: &str| {
-        tokens.0.iter().any(|token| {
-            mac(token, candidate, &params)
-                .verify_slice(&expected)
-                .is_ok()
-        })
+        keys.iter()
+            .any(|key| mac(key, candidate, &params).verify_slice(&expected).is_ok())
     };
     matches(url) || url_variants(url).iter().skip(1).any(|other| matches(other))
 }

@@ -2,6 +2,8 @@
 //! clients against moto's server on loopback (started by `scripts/test.sh`), a fake Twilio where Twilio
 //! is needed, and a fault-injecting proxy where failures are.
 //!
+//! - [`accounts`]: signing keys by account (a document in SSM, or one parameter per account), shared keys,
+//!   the re-reads of the keys counted through a proxy.
 //! - [`receiver`]: every documented event through the real function into DynamoDB and SQS.
 //! - [`events`]: every file in `events/` through the handler, as `sam local invoke` would send it.
 //! - [`faults`]: Twilio's redeliveries against a failing DynamoDB and SQS; nothing acknowledged is lost.
@@ -21,6 +23,7 @@
 //!   compared with sums of the callbacks sent; its error paths.
 //! - `helpers`: moto set-up, fixtures, the fake Twilio, the fault proxy.
 
+mod accounts;
 mod alone;
 mod archiver;
 #[cfg(feature = "operator")]

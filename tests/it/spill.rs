@@ -132,6 +132,7 @@ async fn a_spilled_message_that_does_not_verify_ends_in_the_dead_letter_queue_ne
     let forged = Spilled::new(
         "https://abc123defg.execute-api.us-east-1.amazonaws.com/twilio/video",
         "c2lnbmF0dXJl",
+        None,
         b"AccountSid=AC1&StatusCallbackEvent=room-created&RoomSid=RM1&Timestamp=2026-11-27T09%3A00%3A00Z",
         time::OffsetDateTime::now_utc(),
         false,

@@ -4,6 +4,7 @@ use super::*;
 use crate::aws::error::Service;
 use crate::message::MediaMessage;
 use crate::receiver::ports::{Mark, MemoryEventStore, MemoryMediaQueue, MemorySpillQueue};
+use crate::twilio::signature::{self, AuthTokens};
 
 const TOKEN: &str = "unit-test-token";
 const URL: &str = "https://hooks.example.com/twilio/video";
@@ -754,6 +755,12 @@ fn every_error_maps_to_one_status() {
         (CallbackError::UndecodableBody("x".into()), 400),
         (CallbackError::MissingSignature, 403),
         (CallbackError::InvalidSignature, 403),
+        (CallbackError::UnknownAccount("AC02".into()), 403),
+        (CallbackError::UnknownKey("KS1".into()), 403),
+        (CallbackError::UnknownAlgorithm("HMAC_MD5".into()), 403),
+        (CallbackError::MalformedSettings("no key"), 403),
+        (CallbackError::KeysUnavailable(backend(true)), 503),
+        (CallbackError::KeysUnavailable(backend(false)), 500),
         (CallbackError::UnknownUrl, 500),
         (CallbackError::Store(backend(true)), 503),
         (CallbackError::Store(backend(false)), 500),
@@ -778,6 +785,11 @@ fn every_outcome_has_valid_metrics_without_a_sid_token_or_identity_as_a_dimensio
         CallbackError::UndecodableBody("bad base64".into()),
         CallbackError::MissingSignature,
         CallbackError::InvalidSignature,
+        CallbackError::UnknownAccount("AC02".into()),
+        CallbackError::UnknownKey("KS1".into()),
+        CallbackError::UnknownAlgorithm("HMAC_MD5".into()),
+        CallbackError::MalformedSettings("no key"),
+        CallbackError::KeysUnavailable(backend()),
         CallbackError::UnknownUrl,
         CallbackError::Store(backend()),
         CallbackError::Enqueue(backend()),
@@ -827,7 +839,7 @@ fn every_outcome_has_valid_metrics_without_a_sid_token_or_identity_as_a_dimensio
     }
     assert_eq!(
         outcomes.len(),
-        6 + 9,
+        6 + 14,
         "each accepted and each refused outcome is its own dimension value: {outcomes:?}"
     );
 }

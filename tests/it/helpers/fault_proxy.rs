@@ -59,6 +59,8 @@ pub struct Plan {
     refused_while_down: std::sync::atomic::AtomicUsize,
     /// S3 part uploads to fail: (part number, how many more times).
     failing_part: Mutex<Option<(u32, usize)>>,
+    /// SSM GetParameter calls seen (the signing keys' reads).
+    ssm_reads: std::sync::atomic::AtomicUsize,
 }
 
 impl Plan {
@@ -98,6 +100,11 @@ impl Plan {
             return true;
         }
         false
+    }
+
+    /// How many SSM GetParameter calls went through the proxy.
+    pub fn ssm_reads(&self) -> usize {
+        self.ssm_reads.load(std::sync::atomic::Ordering::SeqCst)
     }
 
     /// How many DynamoDB calls the outage refused.
@@ -164,6 +171,7 @@ pub async fn start(upstream: &str, share: f64, stall: Duration, seed: u64) -> Fa
         table_down: std::sync::atomic::AtomicBool::new(false),
         refused_while_down: std::sync::atomic::AtomicUsize::new(0),
         failing_part: Mutex::new(None),
+        ssm_reads: std::sync::atomic::AtomicUsize::new(0),
     });
     let client: Client<HttpConnector, Full<Bytes>> =
         Client::builder(TokioExecutor::new()).build_http();
@@ -224,6 +232,14 @@ async fn handle(
         .get("x-amz-target")
         .and_then(|v| v.to_str().ok())
         .is_some_and(|target| target.starts_with("DynamoDB_"));
+    if request
+        .headers()
+        .get("x-amz-target")
+        .is_some_and(|target| target == "AmazonSSM.GetParameter")
+    {
+        plan.ssm_reads
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    }
     if to_dynamodb && plan.table_down.load(std::sync::atomic::Ordering::SeqCst) {
         plan.refused_while_down
             .fetch_add(1, std::sync::atomic::Ordering::SeqCst);

@@ -214,6 +214,13 @@ pub async fn receiver_for(
         ("EVENTS_TABLE".to_owned(), table.to_owned()),
         ("MEDIA_QUEUE_URL".to_owned(), queue_url.to_owned()),
     ]);
+    // A source of signing keys replaces the test token: two sources are a start-up error.
+    if extra.iter().any(|(name, _)| {
+        name.starts_with("TWILIO_AUTH_TOKEN")
+            || (name.starts_with("TWILIO_SIGNING_KEYS") && !name.ends_with("_REFRESH_SECONDS"))
+    }) {
+        vars.remove("TWILIO_AUTH_TOKEN");
+    }
     vars.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
     let settings =
         Settings::from_lookup(|name| vars.get(name).cloned()).unwrap_or_else(|err| panic!("{err}"));
