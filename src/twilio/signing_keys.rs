@@ -40,7 +40,7 @@ pub struct SigningKeys {
 }
 
 /// An entry as written in the document.
-#[derive(Deserialize)]
+#[derive(Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Entry {
     #[serde(default)]
@@ -231,6 +231,71 @@ impl std::fmt::Debug for AccountKeys {
 impl std::fmt::Debug for SigningKeys {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "SigningKeys({} accounts, redacted)", self.accounts.len())
+    }
+}
+
+/// What Twilio signs one account's callbacks with, for a tool that plays Twilio (the operator's `check`):
+/// the primary auth token (the first listed), or, for an account with shared keys only, the first shared
+/// key by name (signed with `HMAC_SHA256`). The receiver never keeps a secret in this form. Never printed.
+#[derive(Clone, PartialEq, Eq)]
+pub enum Signer {
+    /// An auth token: HMAC-SHA1, no settings header.
+    AuthToken(String),
+    /// A shared key: its name (announced in the settings header) and its secret.
+    SharedKey {
+        /// The key's name (`key=`).
+        key: String,
+        /// Its secret.
+        secret: String,
+    },
+}
+
+impl std::fmt::Debug for Signer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Signer::AuthToken(_) => write!(f, "AuthToken(redacted)"),
+            Signer::SharedKey { key, .. } => write!(f, "SharedKey({key:?}, redacted)"),
+        }
+    }
+}
+
+impl Signer {
+    /// The signer of `account` in a whole document (`TWILIO_SIGNING_KEYS`); `None` when the document
+    /// does not name the account.
+    pub fn from_document(json: &str, account: &str) -> Result<Option<Signer>, KeysError> {
+        let mut entries: HashMap<String, Entry> =
+            serde_json::from_str(json).map_err(|err| shape(&err))?;
+        entries
+            .remove(account)
+            .map(|entry| Signer::of(account, entry))
+            .transpose()
+    }
+
+    /// The signer of `account` from its own entry (a parameter under `TWILIO_SIGNING_KEYS_PATH`).
+    pub fn from_entry(account: &str, json: &str) -> Result<Signer, KeysError> {
+        let entry: Entry = serde_json::from_str(json).map_err(|err| shape(&err))?;
+        Signer::of(account, entry)
+    }
+
+    fn of(account: &str, entry: Entry) -> Result<Signer, KeysError> {
+        // The receiver's own checks: what it would refuse to load signs nothing.
+        AccountKeys::from_entry(account, entry.clone())?;
+        if let Some(token) = entry.auth_tokens.first() {
+            return Ok(Signer::AuthToken(token.trim().to_owned()));
+        }
+        let (key, secret) =
+            entry
+                .shared_keys
+                .into_iter()
+                .min()
+                .ok_or_else(|| KeysError::Entry {
+                    account: account.to_owned(),
+                    problem: "no auth token and no shared key",
+                })?;
+        Ok(Signer::SharedKey {
+            key: key.trim().to_owned(),
+            secret,
+        })
     }
 }
 

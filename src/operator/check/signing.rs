@@ -1,18 +1,19 @@
 //! The key the check signs its synthetic callback with: the one the receiver verifies with, read the way
 //! the receiver reads it, so a wrong or missing key shows up as the 403 it would cause for Twilio.
 //!
-//! Today the receiver reads `TWILIO_AUTH_TOKEN` (one token, or several separated by commas during a
-//! rotation: Twilio signs with the primary, the first) or `TWILIO_AUTH_TOKEN_PARAMETER` (an SSM
-//! SecureString holding the same). [`signing_key`] is the one place that turns such a source into an
-//! account, a secret and, for a shared key, the `X-Twilio-Webhooks-Signature-Settings` it announces; a
-//! new way of configuring keys is a new [`KeySource`] variant resolved there.
+//! The receiver reads one of: `TWILIO_AUTH_TOKEN` (one token, or several separated by commas during a
+//! rotation: Twilio signs with the primary, the first), `TWILIO_AUTH_TOKEN_PARAMETER` (an SSM SecureString
+//! holding the same), or signing keys by account: `TWILIO_SIGNING_KEYS` (the document),
+//! `TWILIO_SIGNING_KEYS_PARAMETER` (an SSM SecureString holding it) or `TWILIO_SIGNING_KEYS_PATH` (one
+//! SecureString per account under a path). [`signing_key`] is the one place that turns a [`KeySource`]
+//! into an account, a secret and, for a shared key, the `X-Twilio-Webhooks-Signature-Settings` it
+//! announces; which key of an account signs is [`Signer`]'s rule.
 
 use aws_config::SdkConfig;
-use base64::engine::general_purpose::STANDARD as BASE64;
-use base64::Engine as _;
-use hmac::{Hmac, Mac};
 
-use crate::twilio::signature;
+use crate::twilio::shared_key;
+use crate::twilio::signature::{self, Algorithm};
+use crate::twilio::signing_keys::Signer;
 
 /// The header that announces a shared-key signature (Twilio's "Sign webhooks with shared keys").
 pub const SIGNATURE_SETTINGS_HEADER: &str = "X-Twilio-Webhooks-Signature-Settings";
@@ -24,13 +25,22 @@ pub enum KeySource {
     Token(String),
     /// `TWILIO_AUTH_TOKEN_PARAMETER` (or the stack's `AuthTokenParameterName`): an SSM SecureString.
     Parameter(String),
+    /// `TWILIO_SIGNING_KEYS`: the signing-keys document.
+    Document(String),
+    /// `TWILIO_SIGNING_KEYS_PARAMETER`: an SSM SecureString holding the document.
+    DocumentParameter(String),
+    /// `TWILIO_SIGNING_KEYS_PATH`: one SSM SecureString per account, `{path}/{AccountSid}`.
+    DocumentPath(String),
 }
 
 impl std::fmt::Debug for KeySource {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             KeySource::Token(_) => write!(f, "Token(redacted)"),
+            KeySource::Document(_) => write!(f, "Document(redacted)"),
             KeySource::Parameter(name) => write!(f, "Parameter({name:?})"),
+            KeySource::DocumentParameter(name) => write!(f, "DocumentParameter({name:?})"),
+            KeySource::DocumentPath(path) => write!(f, "DocumentPath({path:?})"),
         }
     }
 }
@@ -41,25 +51,11 @@ impl KeySource {
         match self {
             KeySource::Token(_) => "the auth token in TWILIO_AUTH_TOKEN".to_owned(),
             KeySource::Parameter(name) => format!("the auth token in the SSM parameter {name}"),
-        }
-    }
-}
-
-/// How a signature is computed: Twilio's auth-token HMAC-SHA1, or a shared key's algorithm.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Algorithm {
-    /// `HMAC_SHA1` (the auth token's, and a shared key's that names it).
-    HmacSha1,
-    /// `HMAC_SHA256`.
-    HmacSha256,
-}
-
-impl Algorithm {
-    /// The name in the settings header.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Algorithm::HmacSha1 => "HMAC_SHA1",
-            Algorithm::HmacSha256 => "HMAC_SHA256",
+            KeySource::Document(_) => "the signing keys in TWILIO_SIGNING_KEYS".to_owned(),
+            KeySource::DocumentParameter(name) => {
+                format!("the signing keys in the SSM parameter {name}")
+            }
+            KeySource::DocumentPath(path) => format!("the signing keys under the SSM path {path}"),
         }
     }
 }
@@ -106,6 +102,23 @@ impl SigningKey {
         }
     }
 
+    /// A shared key of `account_sid` named `key` with `secret`, signing with `algorithm`.
+    pub fn shared(
+        account_sid: &str,
+        key: &str,
+        secret: &str,
+        algorithm: Algorithm,
+        source: &str,
+    ) -> Self {
+        SigningKey {
+            shared_key: Some(SharedKey {
+                key: key.to_owned(),
+                algorithm,
+            }),
+            ..SigningKey::auth_token(account_sid, secret, source)
+        }
+    }
+
     /// The same key with a different secret: what a forger without the key would send.
     pub fn wrong(&self) -> Self {
         SigningKey {
@@ -121,30 +134,18 @@ impl SigningKey {
         if let Some(shared) = &self.shared_key {
             headers.push((
                 SIGNATURE_SETTINGS_HEADER,
-                format!("key={},algorithm={}", shared.key, shared.algorithm.as_str()),
+                shared_key::header_value(&shared.key, shared.algorithm),
             ));
         }
         headers
     }
 
-    /// The signature of `url` and `params`: the auth token's HMAC-SHA1 ([`signature::compute`]), or the
-    /// shared key's algorithm over the same string (the full URL, then the parameters sorted by name).
+    /// The signature of `url` and `params`: the auth token's HMAC-SHA1, or the shared key's algorithm
+    /// over the same string (the full URL, then the parameters sorted by name).
     pub fn sign(&self, url: &str, params: &[(String, String)]) -> String {
-        match self.shared_key.as_ref().map(|shared| shared.algorithm) {
-            None | Some(Algorithm::HmacSha1) => signature::compute(&self.secret, url, params),
-            Some(Algorithm::HmacSha256) => {
-                let Ok(mut mac) = Hmac::<sha2::Sha256>::new_from_slice(self.secret.as_bytes())
-                else {
-                    // HMAC takes keys of any length: unreachable, and an empty signature is refused.
-                    return String::new();
-                };
-                mac.update(url.as_bytes());
-                for (name, value) in signature::in_order(params).iter() {
-                    mac.update(name.as_bytes());
-                    mac.update(value.as_bytes());
-                }
-                BASE64.encode(mac.finalize().into_bytes())
-            }
+        match &self.shared_key {
+            None => signature::compute(&self.secret, url, params),
+            Some(shared) => signature::compute_with(shared.algorithm, &self.secret, url, params),
         }
     }
 }
@@ -155,22 +156,55 @@ pub async fn signing_key(
     account_sid: &str,
     sdk: &SdkConfig,
 ) -> Result<SigningKey, String> {
-    let value = match source {
-        KeySource::Token(value) => value.clone(),
-        KeySource::Parameter(name) => crate::aws::ssm::secure_string(sdk, name)
+    let described = source.describe();
+    let read = |name: String| async move {
+        crate::aws::ssm::secure_string(sdk, &name)
             .await
-            .map_err(|err| err.to_string())?,
+            .map_err(|err| err.to_string())
     };
-    let primary = value
+    let signer = match source {
+        KeySource::Token(value) => first_token(value, &described)?,
+        KeySource::Parameter(name) => first_token(&read(name.clone()).await?, &described)?,
+        KeySource::Document(json) => of_document(json, account_sid, &described)?,
+        KeySource::DocumentParameter(name) => {
+            of_document(&read(name.clone()).await?, account_sid, &described)?
+        }
+        KeySource::DocumentPath(path) => {
+            let name = format!("{}/{account_sid}", path.trim_end_matches('/'));
+            let entry = read(name.clone()).await?;
+            Signer::from_entry(account_sid, &entry).map_err(|err| format!("{name}: {err}"))?
+        }
+    };
+    Ok(match signer {
+        Signer::AuthToken(token) => SigningKey::auth_token(account_sid, &token, &described),
+        Signer::SharedKey { key, secret } => SigningKey::shared(
+            account_sid,
+            &key,
+            &secret,
+            Algorithm::HmacSha256,
+            &described,
+        ),
+    })
+}
+
+fn first_token(value: &str, described: &str) -> Result<Signer, String> {
+    value
         .split(',')
         .map(str::trim)
         .find(|token| !token.is_empty())
-        .ok_or_else(|| format!("{} is empty", source.describe()))?;
-    Ok(SigningKey::auth_token(
-        account_sid,
-        primary,
-        &source.describe(),
-    ))
+        .map(|token| Signer::AuthToken(token.to_owned()))
+        .ok_or_else(|| format!("{described} is empty"))
+}
+
+fn of_document(json: &str, account_sid: &str, described: &str) -> Result<Signer, String> {
+    Signer::from_document(json, account_sid)
+        .map_err(|err| format!("{described}: {err}"))?
+        .ok_or_else(|| {
+            format!(
+                "{described} has no entry for {account_sid}: the receiver refuses its callbacks (403); \
+                 add the account, or set TWILIO_ACCOUNT_SID to an account it lists"
+            )
+        })
 }
 
 #[cfg(test)]
@@ -236,5 +270,62 @@ mod tests {
             format!("{:?}", KeySource::Token("a".into())),
             "Token(redacted)"
         );
+    }
+
+    #[tokio::test]
+    async fn a_document_signs_with_the_accounts_primary_token_or_else_its_shared_key() {
+        use crate::twilio::signing_keys::{Scheme, SigningKeys};
+        let sdk = aws_config::SdkConfig::builder().build();
+        let a = format!("AC{}", "a".repeat(32));
+        let b = format!("AC{}", "b".repeat(32));
+        let json = format!(
+            r#"{{"{a}": {{"auth_tokens": ["primary", "secondary"]}},
+                "{b}": {{"shared_keys": {{"KS2": "two", "KS1": "one"}}}}}}"#
+        );
+        let receiver = SigningKeys::parse(&json).unwrap_or_else(|err| panic!("{err}"));
+        let url = "https://example.com/x";
+        let source = KeySource::Document(json.clone());
+
+        let key_a = signing_key(&source, &a, &sdk)
+            .await
+            .unwrap_or_else(|err| panic!("{err}"));
+        assert_eq!(
+            key_a.sign(url, &params()),
+            signature::compute("primary", url, &params())
+        );
+        assert_eq!(key_a.headers(url, &params()).len(), 1);
+        assert!(receiver
+            .verify(
+                &a,
+                &Scheme::AuthToken,
+                url,
+                &params(),
+                &key_a.sign(url, &params())
+            )
+            .is_ok());
+
+        // Shared keys only: the first by name, HMAC_SHA256, announced; the receiver accepts it for b,
+        // never for a.
+        let key_b = signing_key(&source, &b, &sdk)
+            .await
+            .unwrap_or_else(|err| panic!("{err}"));
+        let headers = key_b.headers(url, &params());
+        assert_eq!(headers[1].1, "key=KS1,algorithm=HMAC_SHA256");
+        let scheme =
+            Scheme::from_header(Some(&headers[1].1)).unwrap_or_else(|err| panic!("{err:?}"));
+        assert!(receiver
+            .verify(&b, &scheme, url, &params(), &headers[0].1)
+            .is_ok());
+        assert!(receiver
+            .verify(&a, &scheme, url, &params(), &headers[0].1)
+            .is_err());
+
+        // An account the document lacks is refused by the receiver: the check says so before sending.
+        let missing = signing_key(&source, &format!("AC{}", "c".repeat(32)), &sdk).await;
+        let message = missing.err().unwrap_or_default();
+        assert!(message.contains("has no entry"), "{message}");
+        for secret in ["primary", "secondary", "two"] {
+            assert!(!message.contains(secret), "{message}");
+        }
     }
 }

@@ -8,7 +8,7 @@ use std::time::Duration;
 use clap::Args;
 use time::OffsetDateTime;
 
-use super::global::{Deployment, Global};
+use super::global::{Deployment, Global, Stack};
 use super::output::{self, clean};
 use super::parse::parse_duration;
 use crate::operator::check::plumbing::{self, Queue, Role};
@@ -45,17 +45,43 @@ pub struct Check {
     /// The SSM SecureString holding the auth token (else the stack's AuthTokenParameterName).
     #[arg(long, env = "TWILIO_AUTH_TOKEN_PARAMETER")]
     auth_token_parameter: Option<String>,
+    /// Signing keys by account, the receiver's document (`{"AC…": {"auth_tokens": [...], "shared_keys":
+    /// {...}}}`): the account's first auth token signs, or else its first shared key (HMAC_SHA256).
+    #[arg(long, env = "TWILIO_SIGNING_KEYS", hide_env_values = true)]
+    signing_keys: Option<String>,
+    /// The SSM SecureString holding the signing-keys document (else the stack's SigningKeysParameterName).
+    #[arg(long, env = "TWILIO_SIGNING_KEYS_PARAMETER")]
+    signing_keys_parameter: Option<String>,
+    /// The SSM path under which each account's signing keys are a SecureString named by its AccountSid
+    /// (else the stack's SigningKeysPath).
+    #[arg(long, env = "TWILIO_SIGNING_KEYS_PATH")]
+    signing_keys_path: Option<String>,
 }
 
 impl Check {
     /// The checks clap's derive cannot express.
     pub(super) fn check_usage(&self) -> Result<(), String> {
-        if self.auth_token.is_some() && self.auth_token_parameter.is_some() {
-            return Err(
-                "both TWILIO_AUTH_TOKEN and TWILIO_AUTH_TOKEN_PARAMETER are set; set only one, as for \
-                 the receiver"
-                    .into(),
-            );
+        let set: Vec<&str> = [
+            ("TWILIO_AUTH_TOKEN", self.auth_token.is_some()),
+            (
+                "TWILIO_AUTH_TOKEN_PARAMETER",
+                self.auth_token_parameter.is_some(),
+            ),
+            ("TWILIO_SIGNING_KEYS", self.signing_keys.is_some()),
+            (
+                "TWILIO_SIGNING_KEYS_PARAMETER",
+                self.signing_keys_parameter.is_some(),
+            ),
+            ("TWILIO_SIGNING_KEYS_PATH", self.signing_keys_path.is_some()),
+        ]
+        .into_iter()
+        .filter_map(|(name, is_set)| is_set.then_some(name))
+        .collect();
+        if set.len() > 1 {
+            return Err(format!(
+                "{} are set; set only one, as for the receiver",
+                set.join(" and ")
+            ));
         }
         match &self.callback_url {
             Some(url) if !(url.starts_with("https://") || url.starts_with("http://")) => {
@@ -79,6 +105,28 @@ impl Check {
         })
     }
 
+    /// Where the receiver's keys are: the options (one at most, see `check_usage`), else the stack's
+    /// parameters, in the receiver's order.
+    fn key_source(&self, stack: Option<&Stack>) -> Option<KeySource> {
+        let options = [
+            self.auth_token.clone().map(KeySource::Token),
+            self.auth_token_parameter.clone().map(KeySource::Parameter),
+            self.signing_keys.clone().map(KeySource::Document),
+            self.signing_keys_parameter
+                .clone()
+                .map(KeySource::DocumentParameter),
+            self.signing_keys_path.clone().map(KeySource::DocumentPath),
+        ];
+        if let Some(source) = options.into_iter().flatten().next() {
+            return Some(source);
+        }
+        let parameter = |name: &str| stack.and_then(|stack| stack.parameter(name));
+        parameter("SigningKeysParameterName")
+            .map(KeySource::DocumentParameter)
+            .or_else(|| parameter("SigningKeysPath").map(KeySource::DocumentPath))
+            .or_else(|| parameter("AuthTokenParameterName").map(KeySource::Parameter))
+    }
+
     async fn report(&self, global: &Global, deployment: &Deployment) -> Result<Report, String> {
         let stack = deployment.stack.as_ref();
         let from_stack = |key: &str| stack.and_then(|stack| stack.output(key));
@@ -97,13 +145,7 @@ impl Check {
         let table = deployment.table.as_deref();
 
         // 1. Round trip.
-        let source = match (&self.auth_token, &self.auth_token_parameter) {
-            (Some(token), _) => Some(KeySource::Token(token.clone())),
-            (None, Some(name)) => Some(KeySource::Parameter(name.clone())),
-            (None, None) => stack
-                .and_then(|stack| stack.parameter("AuthTokenParameterName"))
-                .map(KeySource::Parameter),
-        };
+        let source = self.key_source(stack);
         let account = global.account_sid.as_deref();
         match (&url, table, source, account) {
             (Some(url), Some(table), Some(source), Some(account)) => {
@@ -137,7 +179,8 @@ impl Check {
                 }
                 if source.is_none() {
                     missing.push(
-                        "the signing key (TWILIO_AUTH_TOKEN, TWILIO_AUTH_TOKEN_PARAMETER or --stack)",
+                        "the signing key (TWILIO_AUTH_TOKEN, TWILIO_AUTH_TOKEN_PARAMETER, TWILIO_SIGNING_KEYS, \
+                         TWILIO_SIGNING_KEYS_PARAMETER, TWILIO_SIGNING_KEYS_PATH or --stack)",
                     );
                 }
                 if account.is_none() {
