@@ -128,7 +128,8 @@ CHECK_INVOKE_PORT="$(free_port)"
 CALLBACK_URL="http://127.0.0.1:$FRONT_PORT/twilio/video"
 say "starting the receiver behind a local HTTP front on $CALLBACK_URL (logs: .local/watch-check.log, .local/front.log)"
 cargo lambda watch --quiet --ignore-changes --invoke-address 127.0.0.1 --invoke-port "$CHECK_INVOKE_PORT" \
-  --env-var "TWILIO_AUTH_TOKEN=$TOKEN,EVENTS_TABLE=$TABLE,MEDIA_QUEUE_URL=$QUEUE_URL,AWS_ENDPOINT_URL=$AWS_ENDPOINT_URL,RUST_LOG=info,TWILIO_WEBHOOK_URL=$CALLBACK_URL" \
+  --env-file "$LOCAL/receiver.env" \
+  --env-var "EVENTS_TABLE=$TABLE,MEDIA_QUEUE_URL=$QUEUE_URL,AWS_ENDPOINT_URL=$AWS_ENDPOINT_URL,RUST_LOG=info,TWILIO_WEBHOOK_URL=$CALLBACK_URL" \
   >"$LOCAL/watch-check.log" 2>&1 &
 STARTED_PIDS+=("$!")
 python3 scripts/local_front.py "$FRONT_PORT" "$CHECK_INVOKE_PORT" callback-receiver >"$LOCAL/front.log" 2>&1 &
@@ -147,6 +148,7 @@ except Exception:
 done
 echo
 say "twilio-video-callbacks check (round trip through the front, the table and its index, the media queue)"
-EVENTS_TABLE="$TABLE" MEDIA_QUEUE_URL="$QUEUE_URL" CALLBACK_URL="$CALLBACK_URL" TWILIO_AUTH_TOKEN="$TOKEN" \
+# It signs with the same signing-keys document the receiver verifies with, as the account of the samples.
+EVENTS_TABLE="$TABLE" MEDIA_QUEUE_URL="$QUEUE_URL" CALLBACK_URL="$CALLBACK_URL" TWILIO_SIGNING_KEYS="$SIGNING_KEYS" \
   TWILIO_ACCOUNT_SID=AC00000000000000000000000000000001 \
   cargo run --quiet --locked --features operator --bin twilio-video-callbacks -- check
