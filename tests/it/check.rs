@@ -4,7 +4,10 @@
 //!
 //! A working stack passes with every row ok and leaves nothing of its test room in the table (nor a
 //! message on the media queue); rooms elsewhere and rooms missed are listed and fail; broken plumbing
-//! fails with the redrive named; a receiver that is down, a wrong token and bad usage say so.
+//! fails with the redrive named; a receiver that is down, a wrong token and bad usage say so. A table
+//! that is down: the round trip is spilled (a warn) and the spill consumer, run here, stores the item
+//! within the wait. CloudWatch (moto): the spill queue's age (old: fail; young: warn) and, with `--stack`
+//! (a moto CloudFormation stack whose outputs name the deployment), the stack's alarms in ALARM.
 
 use std::sync::Arc;
 
@@ -42,6 +45,12 @@ struct Stack {
 }
 
 async fn stack(with_index: bool) -> Stack {
+    stack_with(with_index, false).await
+}
+
+/// [`stack`], whose receiver's table is down when `table_down` (DynamoDB at an endpoint where nothing
+/// listens): every verified callback is spilled, answered 202.
+async fn stack_with(with_index: bool, table_down: bool) -> Stack {
     let sdk = moto().await;
     let table = unique("events");
     if with_index {
@@ -58,16 +67,13 @@ async fn stack(with_index: bool) -> Stack {
         .unwrap_or_else(|err| panic!("{err}"));
     let address = listener.local_addr().unwrap_or_else(|err| panic!("{err}"));
     let url = format!("http://{address}{PATH}");
-    let receiver = receiver_for(
-        &sdk,
-        &table,
-        &queue_url,
-        &[
-            ("TWILIO_WEBHOOK_URL", &url),
-            ("SPILL_QUEUE_URL", &spill_url),
-        ],
-    )
-    .await;
+    let receiver = if table_down {
+        let down = sdk_at(&dead_endpoint()).await;
+        receiver_spilling(&down, &sdk, &table, &queue_url, &spill_url)
+            .with_webhook_url(Some(url.clone()))
+    } else {
+        healthy_receiver(&sdk, &table, &queue_url, &spill_url, &url).await
+    };
     serve(listener, Arc::new(receiver));
     Stack {
         sdk,
@@ -79,6 +85,23 @@ async fn stack(with_index: bool) -> Stack {
         url,
         rest: fake_rest::start(4).await,
     }
+}
+
+/// The deployed receiver: the table, the media queue and the spill queue all answer.
+async fn healthy_receiver(
+    sdk: &aws_config::SdkConfig,
+    table: &str,
+    queue_url: &str,
+    spill_url: &str,
+    url: &str,
+) -> AwsReceiver {
+    receiver_for(
+        sdk,
+        table,
+        queue_url,
+        &[("TWILIO_WEBHOOK_URL", url), ("SPILL_QUEUE_URL", spill_url)],
+    )
+    .await
 }
 
 /// The local HTTP front: each request becomes the API Gateway (HTTP API) event of the deployed route and
@@ -326,6 +349,15 @@ async fn a_working_stack_passes_every_step_and_the_check_leaves_nothing_behind()
     let (code, json, stderr) = stack.check(&[], &[]).await;
     assert_eq!(code, Some(0), "{json}\n{stderr}");
     assert_eq!(json["status"], "ok");
+    assert!(
+        json["not_checked"]
+            .as_array()
+            .is_some_and(|notes| notes.iter().any(|note| note
+                .as_str()
+                .unwrap_or_default()
+                .contains("alarms: read only with --stack"))),
+        "{json}"
+    );
     for step in [
         "round trip: deliver",
         "round trip: stored",
@@ -493,6 +525,11 @@ async fn broken_plumbing_fails_and_names_the_redrive() {
     assert_eq!(status(&json, "plumbing: media queue"), "fail");
     assert!(detail(&json, "plumbing: media queue").contains("no-such-queue"));
     assert_eq!(status(&json, "plumbing: spill queue"), "warn");
+    // moto publishes no SQS metrics: the age is unknown, and the row says so.
+    assert!(
+        detail(&json, "plumbing: spill queue").contains("age of the oldest is unknown"),
+        "{json}"
+    );
     assert_eq!(status(&json, "plumbing: media dead-letter queue"), "fail");
     let next = row(&json, "plumbing: media dead-letter queue")["next"]
         .as_str()
@@ -584,4 +621,308 @@ async fn bad_usage_is_exit_status_2_and_missing_settings_fail_the_round_trip() {
     ] {
         assert!(said.contains(missing), "{said}");
     }
+}
+
+/// The spill consumer, as the template's SpillDrain event source runs it: the receiver's own function
+/// (its table healthy) invoked with batches of the spill queue; what it handled is deleted.
+fn spill_consumer(stack: &Stack, receiver: AwsReceiver) -> tokio::task::JoinHandle<()> {
+    let sqs = aws_sdk_sqs::Client::new(&stack.sdk);
+    let spill_url = stack.spill_url.clone();
+    tokio::spawn(async move {
+        loop {
+            let received = sqs
+                .receive_message()
+                .queue_url(&spill_url)
+                .max_number_of_messages(10)
+                .visibility_timeout(30)
+                .send()
+                .await
+                .unwrap_or_else(|err| panic!("{err:?}"));
+            let messages = received.messages.unwrap_or_default();
+            if messages.is_empty() {
+                tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+                continue;
+            }
+            let event = aws_lambda_events::sqs::SqsEvent {
+                records: messages
+                    .iter()
+                    .map(|m| aws_lambda_events::sqs::SqsMessage {
+                        message_id: m.message_id.clone(),
+                        receipt_handle: m.receipt_handle.clone(),
+                        body: m.body.clone(),
+                        event_source: Some("aws:sqs".to_owned()),
+                        ..Default::default()
+                    })
+                    .collect(),
+            };
+            let event = serde_json::to_value(&event).unwrap_or_else(|err| panic!("{err}"));
+            let answer = gateway::dispatch(&receiver, event, Default::default())
+                .await
+                .unwrap_or_else(|err| panic!("{err}"));
+            let gateway::Answer::Batch(response) = answer else {
+                panic!("an SQS event answered as HTTP")
+            };
+            for message in &messages {
+                let failed = response
+                    .batch_item_failures
+                    .iter()
+                    .any(|f| Some(&f.item_identifier) == message.message_id.as_ref());
+                if !failed {
+                    sqs.delete_message()
+                        .queue_url(&spill_url)
+                        .receipt_handle(message.receipt_handle.clone().unwrap_or_default())
+                        .send()
+                        .await
+                        .unwrap_or_else(|err| panic!("{err:?}"));
+                }
+            }
+        }
+    })
+}
+
+#[tokio::test]
+async fn a_spilled_round_trip_warns_and_its_item_still_appears_and_is_removed() {
+    let stack = stack_with(true, true).await;
+    let healthy = healthy_receiver(
+        &stack.sdk,
+        &stack.table,
+        &stack.queue_url,
+        &stack.spill_url,
+        &stack.url,
+    )
+    .await;
+    let consumer = spill_consumer(&stack, healthy);
+    let (code, json, stderr) = stack.check(&[], &[]).await;
+    consumer.abort();
+    assert_eq!(code, Some(0), "warnings only: {json}\n{stderr}");
+    assert_eq!(json["status"], "warn", "{json}");
+    assert_eq!(status(&json, "round trip: deliver"), "warn", "{json}");
+    assert!(
+        detail(&json, "round trip: deliver").contains("answered 202"),
+        "{json}"
+    );
+    // Stored by the spill consumer within the wait.
+    assert_eq!(status(&json, "round trip: stored"), "ok", "{json}");
+    // No second delivery: spilled too, it could be stored after the cleanup.
+    assert_eq!(status(&json, "round trip: duplicate"), "warn", "{json}");
+    assert_eq!(status(&json, "round trip: wrong signature"), "ok", "{json}");
+    assert_eq!(status(&json, "round trip: cleanup"), "ok", "{json}");
+    let test_room = json["test_room"].as_str().unwrap_or_default().to_owned();
+    assert_eq!(stack.traces_of(&test_room).await, (0, 0));
+    assert!(drain(&stack.sdk, &stack.spill_url).await.is_empty());
+}
+
+/// A datapoint of AWS/SQS ApproximateAgeOfOldestMessage for the queue at `url`, as SQS publishes it.
+async fn oldest_age_is(sdk: &aws_config::SdkConfig, url: &str, seconds: f64) {
+    use aws_sdk_cloudwatch::types::{Dimension, MetricDatum};
+    let name = url.rsplit('/').next().unwrap_or_default();
+    let now = OffsetDateTime::now_utc().unix_timestamp();
+    // moto does not read a gzipped PutMetricData (the SDK compresses it by default).
+    let config = aws_sdk_cloudwatch::config::Builder::from(sdk)
+        .disable_request_compression(true)
+        .build();
+    aws_sdk_cloudwatch::Client::from_conf(config)
+        .put_metric_data()
+        .namespace("AWS/SQS")
+        .metric_data(
+            MetricDatum::builder()
+                .metric_name("ApproximateAgeOfOldestMessage")
+                .dimensions(Dimension::builder().name("QueueName").value(name).build())
+                .timestamp(aws_sdk_cloudwatch::primitives::DateTime::from_secs(now))
+                .value(seconds)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap_or_else(|err| panic!("{err:?}"));
+}
+
+#[tokio::test]
+async fn a_spill_queue_with_an_old_message_fails_naming_the_redrive_and_a_young_one_warns() {
+    let stack = stack(true).await;
+    let sqs = aws_sdk_sqs::Client::new(&stack.sdk);
+    let young = create_queue(&stack.sdk, &unique("spill-young")).await;
+    for url in [&stack.spill_url, &young] {
+        sqs.send_message()
+            .queue_url(url)
+            .message_body("{}")
+            .send()
+            .await
+            .unwrap_or_else(|err| panic!("{err:?}"));
+    }
+    oldest_age_is(&stack.sdk, &stack.spill_url, 900.0).await;
+    oldest_age_is(&stack.sdk, &young, 40.0).await;
+
+    let (code, json, stderr) = stack.check(&[], &[]).await;
+    assert_eq!(code, Some(1), "{json}\n{stderr}");
+    assert_eq!(status(&json, "plumbing: spill queue"), "fail", "{json}");
+    assert!(
+        detail(&json, "plumbing: spill queue").contains("waited 900 s"),
+        "{json}"
+    );
+    let next = row(&json, "plumbing: spill queue")["next"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(
+        next.contains("SpillDrain") && next.contains("aws sqs start-message-move-task"),
+        "{next}"
+    );
+
+    let (code, json, stderr) = stack.check(&[], &[("SPILL_QUEUE_URL", &young)]).await;
+    assert_eq!(code, Some(0), "{json}\n{stderr}");
+    assert_eq!(status(&json, "plumbing: spill queue"), "warn", "{json}");
+    let said = detail(&json, "plumbing: spill queue");
+    assert!(
+        said.contains("waited 40 s") && said.contains("draining"),
+        "{said}"
+    );
+}
+
+/// A CloudFormation stack in moto whose outputs name this deployment (and whose parameter names the
+/// auth token's SSM parameter), as `sam deploy` leaves it; its name.
+async fn deployed_stack(stack: &Stack) -> String {
+    let name = unique("callbacks");
+    let parameter = format!("/{name}/auth-token");
+    // moto's first CreateStack can be slower than the receiver's timeouts (a retry finds it exists).
+    let patient = moto_patient().await;
+    aws_sdk_ssm::Client::new(&patient)
+        .put_parameter()
+        .name(&parameter)
+        .value(TOKEN)
+        .r#type(aws_sdk_ssm::types::ParameterType::SecureString)
+        .overwrite(true)
+        .send()
+        .await
+        .unwrap_or_else(|err| panic!("{err:?}"));
+    let outputs: serde_json::Map<String, Value> = [
+        ("CallbackUrl", &stack.url),
+        ("EventsTableName", &stack.table),
+        ("MediaQueueUrl", &stack.queue_url),
+        ("SpillQueueUrl", &stack.spill_url),
+        ("DeadLetterQueueUrl", &stack.dead_letter_url),
+        ("SpillDeadLetterQueueUrl", &stack.spill_dead_letter_url),
+    ]
+    .into_iter()
+    .map(|(key, value)| (key.to_owned(), serde_json::json!({ "Value": value })))
+    .collect();
+    let template = serde_json::json!({
+        "AWSTemplateFormatVersion": "2010-09-09",
+        "Parameters": {
+            "AuthTokenParameterName": {"Type": "String", "Default": parameter},
+            "WebhookUrl": {"Type": "String", "Default": ""}
+        },
+        "Resources": {"AlarmTopic": {"Type": "AWS::SNS::Topic"}},
+        "Outputs": outputs,
+    });
+    aws_sdk_cloudformation::Client::new(&patient)
+        .create_stack()
+        .stack_name(&name)
+        .template_body(template.to_string())
+        .send()
+        .await
+        .unwrap_or_else(|err| panic!("{err:?}"));
+    name
+}
+
+/// An alarm named as CloudFormation names the template's (`{stack}-{LogicalId}-{suffix}`).
+async fn alarm(sdk: &aws_config::SdkConfig, name: &str) {
+    aws_sdk_cloudwatch::Client::new(sdk)
+        .put_metric_alarm()
+        .alarm_name(name)
+        .namespace("AWS/SQS")
+        .metric_name("ApproximateNumberOfMessagesVisible")
+        .statistic(aws_sdk_cloudwatch::types::Statistic::Maximum)
+        .period(60)
+        .evaluation_periods(1)
+        .threshold(1.0)
+        .comparison_operator(
+            aws_sdk_cloudwatch::types::ComparisonOperator::GreaterThanOrEqualToThreshold,
+        )
+        .send()
+        .await
+        .unwrap_or_else(|err| panic!("{err:?}"));
+}
+
+#[tokio::test]
+async fn with_stack_everything_is_read_from_its_outputs_and_an_alarm_in_alarm_fails() {
+    let stack = stack(true).await;
+    let name = deployed_stack(&stack).await;
+    let firing = format!("{name}-SpillDeadLetterAlarm-1A2B3C4D");
+    alarm(&stack.sdk, &firing).await;
+    alarm(&stack.sdk, &format!("{name}-MediaBacklogAlarm-5E6F7A8B")).await;
+    // Another stack's, whose name extends this one's: not this stack's alarm.
+    let other = format!("{name}-dev-SpillBacklogAlarm-9C0D1E2F");
+    alarm(&stack.sdk, &other).await;
+    let cloudwatch = aws_sdk_cloudwatch::Client::new(&stack.sdk);
+    cloudwatch
+        .set_alarm_state()
+        .alarm_name(&other)
+        .state_value(aws_sdk_cloudwatch::types::StateValue::Alarm)
+        .state_reason("another stack's")
+        .send()
+        .await
+        .unwrap_or_else(|err| panic!("{err:?}"));
+    // Only the stack: no table, queue, URL or token in the environment.
+    let unset = [
+        ("EVENTS_TABLE", ""),
+        ("MEDIA_QUEUE_URL", ""),
+        ("SPILL_QUEUE_URL", ""),
+        ("DEAD_LETTER_QUEUE_URL", ""),
+        ("SPILL_DEAD_LETTER_QUEUE_URL", ""),
+        ("CALLBACK_URL", ""),
+        ("TWILIO_AUTH_TOKEN", ""),
+    ];
+
+    let (code, json, stderr) = stack.check(&["--stack", &name], &unset).await;
+    assert_eq!(code, Some(0), "{json}\n{stderr}");
+    assert_eq!(json["callback_url"], stack.url.as_str());
+    for step in [
+        "round trip: deliver",
+        "round trip: stored",
+        "round trip: cleanup",
+        "plumbing: table",
+        "plumbing: media queue",
+        "plumbing: spill queue",
+        "plumbing: media dead-letter queue",
+        "plumbing: spill dead-letter queue",
+        "plumbing: alarms",
+    ] {
+        assert_eq!(status(&json, step), "ok", "{step}: {json}");
+    }
+    assert!(
+        detail(&json, "plumbing: alarms").contains("none of the 2 alarm(s)"),
+        "{json}"
+    );
+
+    cloudwatch
+        .set_alarm_state()
+        .alarm_name(&firing)
+        .state_value(aws_sdk_cloudwatch::types::StateValue::Alarm)
+        .state_reason("Threshold Crossed: 1 datapoint [2.0] >= 1.0")
+        .send()
+        .await
+        .unwrap_or_else(|err| panic!("{err:?}"));
+    let (code, json, stderr) = stack.check(&["--stack", &name], &unset).await;
+    assert_eq!(code, Some(1), "{json}\n{stderr}");
+    let alarms: Vec<&Value> = json["rows"]
+        .as_array()
+        .map(|rows| {
+            rows.iter()
+                .filter(|row| row["step"] == "plumbing: alarms")
+                .collect()
+        })
+        .unwrap_or_default();
+    assert_eq!(alarms.len(), 1, "{json}");
+    assert_eq!(alarms[0]["status"], "fail");
+    let said = alarms[0]["detail"].as_str().unwrap_or_default();
+    assert!(
+        said.contains(&format!("{firing} is in ALARM")) && said.contains("Threshold Crossed"),
+        "{said}"
+    );
+    assert!(
+        alarms[0]["next"]
+            .as_str()
+            .is_some_and(|next| next.contains("redrive")),
+        "{json}"
+    );
 }

@@ -6,7 +6,8 @@
 //!    ([`signing`]), delivered to the callback URL, read back from the table, delivered again (the
 //!    duplicate answer), sent with a wrong signature (403); then every item it wrote is removed. It never
 //!    sends a media event: the archiver would fetch a file that does not exist.
-//! 2. [`plumbing`]: the table and its rooms-by-day index, the queues, the dead-letter queues.
+//! 2. [`plumbing`]: the table and its rooms-by-day index, the queues, the dead-letter queues, the age of
+//!    the spill queue's oldest message; with a stack, its alarms in `ALARM` ([`alarms`]).
 //! 3. [`twilio_rooms`]: with an API key, the rooms Twilio created lately whose `status_callback` is not
 //!    this deployment's URL, and those that point here but have no `room-created` in the table.
 //!
@@ -16,6 +17,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 
+pub mod alarms;
 pub mod plumbing;
 pub mod round_trip;
 pub mod signing;

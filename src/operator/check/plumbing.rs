@@ -1,13 +1,29 @@
 //! Step 2, the plumbing: the events table and its rooms-by-day index exist and are active; the media and
-//! spill queues exist; a dead-letter queue holding messages is a `fail` naming the redrive.
-//!
-//! Not checked here (the report's `not_checked` says so): the alarms' state and the age of the spill
-//! queue's oldest message, which only CloudWatch knows and this program does not link (see the README).
+//! spill queues exist; a dead-letter queue holding messages is a `fail` naming the redrive; so is a spill
+//! queue whose oldest message is older than the spill alarm's threshold. That age only CloudWatch knows
+//! (AWS/SQS `ApproximateAgeOfOldestMessage`): peeking with ReceiveMessage would count toward the redrive
+//! limit. The stack's alarms are in [`super::alarms`].
 
 use aws_sdk_sqs::types::QueueAttributeName;
 
 use super::Row;
 use crate::receiver::item::ROOMS_INDEX;
+
+/// The age (seconds) past which a spilled callback is stuck rather than draining: the template's
+/// `SpillBacklogAlarm` threshold (5 minutes).
+pub const SPILL_AGE_LIMIT_SECONDS: f64 = 300.0;
+
+/// How far back the spill queue's age is read (SQS publishes it every minute to CloudWatch).
+const SPILL_AGE_WINDOW_SECONDS: i64 = 15 * 60;
+
+/// The age of the spill queue's oldest message, as CloudWatch last saw it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Age {
+    /// Its latest datapoint (the maximum over a minute), in seconds.
+    Seconds(f64),
+    /// Not known, and why (no datapoints: a fresh queue, or no CloudWatch; or the read failed).
+    Unknown(String),
+}
 
 /// A queue to look at, with what it is for.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -95,8 +111,13 @@ pub fn table_row(table: &str, status: &str, has_index: bool, index_status: Optio
     }
 }
 
-/// One row per queue: it exists; what its messages mean.
-pub async fn queues(sqs: &aws_sdk_sqs::Client, queues: &[Queue]) -> Vec<Row> {
+/// One row per queue: it exists; what its messages mean (for a spill queue holding messages, with the
+/// age of its oldest from `cloudwatch`).
+pub async fn queues(
+    sqs: &aws_sdk_sqs::Client,
+    cloudwatch: &aws_sdk_cloudwatch::Client,
+    queues: &[Queue],
+) -> Vec<Row> {
     let mut rows = Vec::with_capacity(queues.len());
     for queue in queues {
         let attributes = sqs
@@ -116,12 +137,15 @@ pub async fn queues(sqs: &aws_sdk_sqs::Client, queues: &[Queue]) -> Vec<Row> {
                         .unwrap_or_default()
                 };
                 let count = |name| get(name).parse::<u64>().unwrap_or(0);
-                queue_row(
-                    queue,
-                    count(QueueAttributeName::ApproximateNumberOfMessages),
-                    count(QueueAttributeName::ApproximateNumberOfMessagesNotVisible),
-                    &get(QueueAttributeName::QueueArn),
-                )
+                let waiting = count(QueueAttributeName::ApproximateNumberOfMessages);
+                let in_flight = count(QueueAttributeName::ApproximateNumberOfMessagesNotVisible);
+                let arn = get(QueueAttributeName::QueueArn);
+                if queue.role == Role::Spill && waiting + in_flight > 0 {
+                    let age = oldest_age(cloudwatch, queue_name(&queue.url)).await;
+                    spill_row(queue, waiting, in_flight, &arn, &age)
+                } else {
+                    queue_row(queue, waiting, in_flight, &arn)
+                }
             }
             Err(err) => Row::fail(
                 queue.role.step(),
@@ -149,11 +173,12 @@ pub fn queue_row(queue: &Queue, waiting: u64, in_flight: u64, arn: &str) -> Row 
     match queue.role {
         Role::Media => Row::ok(step, format!("{url} exists ({counts})")),
         Role::Spill if waiting + in_flight == 0 => Row::ok(step, format!("{url} exists, empty")),
-        Role::Spill => Row::warn(
-            step,
-            format!("{url}: {counts}: callbacks the table could not take yet"),
-            "the spill consumer stores them when the table answers; if they stay, look at the \
-             receiver's log (their age is on the stack's dashboard)",
+        Role::Spill => spill_row(
+            queue,
+            waiting,
+            in_flight,
+            arn,
+            &Age::Unknown("not read".into()),
         ),
         Role::MediaDeadLetter | Role::SpillDeadLetter if waiting + in_flight == 0 => {
             Row::ok(step, format!("{url} is empty"))
@@ -174,6 +199,93 @@ pub fn queue_row(queue: &Queue, waiting: u64, in_flight: u64, arn: &str) -> Row 
             ),
             format!("fix what the receiver's log says, {redrive} (to the spill queue)"),
         ),
+    }
+}
+
+/// A spill queue holding messages: a `fail` naming the redrive when its oldest is older than
+/// [`SPILL_AGE_LIMIT_SECONDS`], a `warn` (draining) when younger or when the age is unknown.
+pub fn spill_row(queue: &Queue, waiting: u64, in_flight: u64, arn: &str, age: &Age) -> Row {
+    let step = queue.role.step();
+    let url = &queue.url;
+    let counts = format!("{waiting} waiting, {in_flight} in flight");
+    match age {
+        Age::Seconds(seconds) if *seconds > SPILL_AGE_LIMIT_SECONDS => Row::fail(
+            step,
+            format!(
+                "{url}: {counts}; the oldest has waited {seconds:.0} s (over {SPILL_AGE_LIMIT_SECONDS:.0} s): \
+                 the events table is not taking the spilled callbacks"
+            ),
+            format!(
+                "the spill consumer (the receiver's SpillDrain event source) retries each message every \
+                 60 s and after 30 receives moves it to the spill dead-letter queue: fix the table \
+                 (DynamoDB's health; the receiver's log: \"spilled callback not stored yet\"), check that \
+                 the SpillDrain event source mapping is enabled, then redrive what reached the spill \
+                 dead-letter queue: aws sqs start-message-move-task --source-arn <its ARN, the \
+                 `plumbing: spill dead-letter queue` row> --destination-arn {}",
+                if arn.is_empty() { "<the spill queue's ARN>" } else { arn }
+            ),
+        ),
+        Age::Seconds(seconds) => Row::warn(
+            step,
+            format!(
+                "{url}: {counts}; the oldest has waited {seconds:.0} s: callbacks the table could not \
+                 take yet, draining"
+            ),
+            "the spill consumer stores them when the table answers; run check again in a few minutes \
+             (over 5 minutes, the table is failing: the receiver's log)",
+        ),
+        Age::Unknown(why) => Row::warn(
+            step,
+            format!(
+                "{url}: {counts}: callbacks the table could not take yet; the age of the oldest is \
+                 unknown ({why})"
+            ),
+            "the spill consumer stores them when the table answers; if they stay, look at the \
+             receiver's log (their age is on the stack's dashboard)",
+        ),
+    }
+}
+
+/// The queue's name: the last segment of its URL (CloudWatch's `QueueName` dimension).
+pub fn queue_name(url: &str) -> &str {
+    url.trim_end_matches('/').rsplit('/').next().unwrap_or(url)
+}
+
+/// The latest `ApproximateAgeOfOldestMessage` (maximum per minute) of `queue` over the last 15 minutes.
+pub async fn oldest_age(cloudwatch: &aws_sdk_cloudwatch::Client, queue: &str) -> Age {
+    use aws_sdk_cloudwatch::primitives::DateTime;
+    use aws_sdk_cloudwatch::types::{Dimension, Statistic};
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let read = cloudwatch
+        .get_metric_statistics()
+        .namespace("AWS/SQS")
+        .metric_name("ApproximateAgeOfOldestMessage")
+        .dimensions(Dimension::builder().name("QueueName").value(queue).build())
+        .start_time(DateTime::from_secs(now - SPILL_AGE_WINDOW_SECONDS))
+        .end_time(DateTime::from_secs(now + 60))
+        .period(60)
+        .statistics(Statistic::Maximum)
+        .send()
+        .await;
+    match read {
+        Ok(out) => out
+            .datapoints()
+            .iter()
+            .filter_map(|point| Some((point.timestamp()?.secs(), point.maximum()?)))
+            .max_by_key(|(at, _)| *at)
+            .map_or_else(
+                || {
+                    Age::Unknown(
+                        "CloudWatch has no ApproximateAgeOfOldestMessage for it in the last 15 minutes"
+                            .into(),
+                    )
+                },
+                |(_, seconds)| Age::Seconds(seconds),
+            ),
+        Err(err) => Age::Unknown(format!(
+            "CloudWatch: {}",
+            aws_sdk_cloudwatch::error::DisplayErrorContext(err)
+        )),
     }
 }
 
@@ -216,6 +328,29 @@ mod tests {
         assert_eq!(
             queue_row(&queue(Role::Spill), 1, 0, "").status,
             Status::Warn
+        );
+    }
+
+    #[test]
+    fn a_spill_queue_with_an_old_message_fails_naming_the_redrive_and_a_young_one_warns() {
+        let spill = queue(Role::Spill);
+        let old = spill_row(&spill, 1, 0, "arn:aws:sqs:r:1:spill", &Age::Seconds(301.0));
+        assert_eq!(old.status, Status::Fail);
+        assert!(old.detail.contains("301 s"), "{}", old.detail);
+        let next = old.next.unwrap_or_default();
+        assert!(
+            next.contains("start-message-move-task") && next.contains("arn:aws:sqs:r:1:spill"),
+            "{next}"
+        );
+        let young = spill_row(&spill, 1, 0, "", &Age::Seconds(300.0));
+        assert_eq!(young.status, Status::Warn);
+        assert!(young.detail.contains("draining"), "{}", young.detail);
+        let unknown = spill_row(&spill, 1, 0, "", &Age::Unknown("no datapoints".into()));
+        assert_eq!(unknown.status, Status::Warn);
+        assert!(unknown.detail.contains("unknown (no datapoints)"));
+        assert_eq!(
+            queue_name("https://sqs.eu-west-1.amazonaws.com/123456789012/stack-SpillQueue-AB"),
+            "stack-SpillQueue-AB"
         );
     }
 

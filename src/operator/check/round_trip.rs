@@ -87,13 +87,23 @@ async fn deliveries(
     }
     let spilled = first.outcome.as_deref() == Some("spilled");
     rows.push(read_back(target, room, spilled).await);
-    rows.push(match deliver(url, key, params).await {
-        Ok(answer) => duplicate(&answer),
+    rows.push(match spilled {
+        // A second delivery would be spilled too, and the spill consumer could store it after the
+        // cleanup: the test room would be left behind.
+        true => Row::warn(
+            "round trip: duplicate",
+            "not sent: the first delivery was spilled, and a spilled duplicate could be stored after \
+             the cleanup",
+            "run check again when the table takes callbacks directly (200 stored)",
+        ),
+        false => match deliver(url, key, params).await {
+            Ok(answer) => duplicate(&answer),
         Err(reason) => Row::fail(
             "round trip: duplicate",
             format!("the second delivery to {url} failed: {reason}"),
             "the receiver answered once and then not: look at its log and the API's throttling",
-        ),
+            ),
+        },
     });
     rows.push(match deliver(url, &key.wrong(), params).await {
         Ok(answer) => wrong_signature(&answer),

@@ -11,6 +11,7 @@ use time::OffsetDateTime;
 use super::global::{Deployment, Global, Stack};
 use super::output::{self, clean};
 use super::parse::parse_duration;
+use crate::operator::check::alarms;
 use crate::operator::check::plumbing::{self, Queue, Role};
 use crate::operator::check::round_trip::{self, Target};
 use crate::operator::check::signing::{signing_key, KeySource};
@@ -229,7 +230,10 @@ impl Check {
                 "set MEDIA_QUEUE_URL (or --queue-url), or pass --stack",
             ));
         }
-        report.rows.extend(plumbing::queues(&sqs, &queues).await);
+        let cloudwatch = aws_sdk_cloudwatch::Client::new(&deployment.sdk);
+        report
+            .rows
+            .extend(plumbing::queues(&sqs, &cloudwatch, &queues).await);
         for (role, variable) in [
             (Role::Spill, "SPILL_QUEUE_URL"),
             (Role::MediaDeadLetter, "DEAD_LETTER_QUEUE_URL"),
@@ -243,16 +247,16 @@ impl Check {
             }
         }
         match stack {
-            Some(stack) => report.not_checked.push(format!(
-                "alarms of stack {} in ALARM, and the age of the spill queue's oldest message: they need \
-                 CloudWatch, which this program does not include yet; see the stack's dashboard \
-                 ({})",
-                stack.name,
-                from_stack("DashboardUrl").unwrap_or_else(|| "its DashboardUrl output".into())
-            )),
-            None => report
-                .not_checked
-                .push("alarms: only read with --stack (and not yet: they need CloudWatch)".into()),
+            Some(stack) => {
+                let cloudformation = aws_sdk_cloudformation::Client::new(&deployment.sdk);
+                report
+                    .rows
+                    .extend(alarms::check(&cloudformation, &cloudwatch, &stack.name).await);
+            }
+            None => report.not_checked.push(
+                "plumbing: alarms: read only with --stack (their names come from the stack's resources)"
+                    .into(),
+            ),
         }
 
         // 3. Twilio points at us.
