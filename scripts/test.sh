@@ -59,12 +59,27 @@ wait_install() {
 
 step "cargo fmt --check"
 cargo fmt --all -- --check
-step "cargo clippy (every target, every feature)"
-cargo clippy --all-targets --all-features --locked -- -D warnings
-step "cargo build of every test (unit, integration, the benchmark in test mode)"
+# clippy's lints run during the one build of every target, with clippy-driver as the workspace's
+# compiler wrapper: that is how `cargo clippy` runs them (it sets the same two variables over a `cargo
+# check`), but a check would compile every dependency a second time, in check mode; this way each is
+# compiled once. The lints, the targets and `-D warnings` are those of
+# `cargo clippy --all-targets --all-features -- -D warnings`; a warning that got through anyway fails here.
+CLIPPY_DRIVER="$(command -v clippy-driver || true)"
+if [ -z "$CLIPPY_DRIVER" ]; then
+  say "clippy-driver not found: rustup component add clippy"
+  exit 1
+fi
+# lint_build CARGO_ARGS...: cargo with clippy's lints; its stderr also goes to .local/build.log.
+lint_build() {
+  { RUSTC_WORKSPACE_WRAPPER="$CLIPPY_DRIVER" CLIPPY_ARGS="-D__CLIPPY_HACKERY__warnings__CLIPPY_HACKERY__" \
+    cargo "$@" 2>&1 1>&3 | tee -a "$LOCAL/build.log" >&2; } 3>&1
+}
+: >"$LOCAL/build.log"
+step "cargo build of every target with clippy's lints, -D warnings (tests, the benchmark in test mode, examples)"
 # The test executables, by target name (the lib's unit tests, `it`, `per_callback`): run directly below, so
 # two of them can run at once (cargo would hold its build lock for the whole run).
-cargo test --locked --all-features --lib --tests --benches --no-run --message-format=json \
+lint_build test --locked --all-features --lib --tests --benches --no-run \
+  --message-format=json-render-diagnostics \
   | python3 -c '
 import json, sys
 for line in sys.stdin:
@@ -74,6 +89,11 @@ for line in sys.stdin:
     if m.get("reason") == "compiler-artifact" and m.get("executable") and m["profile"]["test"]:
         print(m["target"]["name"], m["executable"])
 ' >"$LOCAL/test-executables"
+lint_build build --locked --all-features --bins --examples
+if grep -q '^warning' "$LOCAL/build.log"; then
+  say "the build printed warnings (see .local/build.log): clippy's -D warnings did not apply"
+  exit 1
+fi
 # test_executable NAME: the path of the test executable of target NAME.
 test_executable() {
   awk -v name="$1" '$1 == name { print $2 }' "$LOCAL/test-executables"
