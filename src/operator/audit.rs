@@ -420,14 +420,14 @@ mod tests {
             encrypted: true,
         };
         let plain = Archived::default();
-        use EnvelopeState::*;
+        use EnvelopeState::{Broken, Complete, None as Plain};
         for (size, object, envelope, record, expected) in [
-            (100, 100, None, Some(&plain), Option::None),
-            (100, 112, None, Some(&plain), Some("size_mismatch")),
+            (100, 100, Plain, Some(&plain), Option::None),
+            (100, 112, Plain, Some(&plain), Some("size_mismatch")),
             (100, 100, Complete, Some(&encrypted), Option::None),
             (100, 112, Complete, Option::None, Option::None),
             (100, 113, Complete, Option::None, Some("size_mismatch")),
-            (100, 112, None, Some(&encrypted), Some("envelope_missing")),
+            (100, 112, Plain, Some(&encrypted), Some("envelope_missing")),
             (100, 112, Broken, Option::None, Some("envelope_missing")),
             (100, 112, Broken, Some(&plain), Some("envelope_missing")),
         ] {
