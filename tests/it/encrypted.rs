@@ -412,7 +412,8 @@ async fn decrypt_round_trips_and_refuses_a_wrong_key_and_an_unencrypted_object()
 /// one. reconcile reports each account, counts the encrypted archive and names the envelope-less one;
 /// prune --delete deletes the two safe ones, keeps the envelope-less one at Twilio, and exits 1; prune
 /// of account 2 alone, with nothing left unsafe, exits 0.
-#[tokio::test]
+// Multi-threaded: the fake REST API runs on this runtime while the test waits for the CLI's process.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_cli_reads_each_account_with_its_own_key_and_never_prunes_an_envelope_less_archive() {
     let bench = Bench::new().await;
     let (own, sub) = (
