@@ -515,7 +515,7 @@ async fn the_cli_reads_each_account_with_its_own_key_and_never_prunes_an_envelop
             &accounts[0]["archived"],
             &accounts[0]["encrypted"]
         ),
-        (&1.into(), &1.into(), &1.into()),
+        (&2.into(), &1.into(), &1.into()),
         "{report}"
     );
     assert_eq!(accounts[0]["envelope_missing"], 1);
