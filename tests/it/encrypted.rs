@@ -11,9 +11,10 @@ use sha2::{Digest, Sha256};
 
 use crate::archiver::Bench;
 use crate::helpers::crypto::{self, Envelope};
-use crate::helpers::fake_twilio::Media;
+use crate::helpers::fake_twilio::{Media, KEY_SECRET, KEY_SID};
 use crate::helpers::media::{self, batch, body, failed_ids, recording};
 use twilio_video_callbacks::archiver::{ApiKeys, KeySource};
+use twilio_video_callbacks::aws::sdk::s3_client;
 use twilio_video_callbacks::twilio::envelope::Version;
 
 const MIB: usize = 1024 * 1024;
@@ -349,6 +350,40 @@ async fn decrypt_round_trips_and_refuses_a_wrong_key_and_an_unencrypted_object()
     assert_eq!(report["sha256"], hex::encode(Sha256::digest(&plain)));
     assert_eq!(report["size"], plain.len() as u64);
 
+    // By its RecordingSid: a paged Scan for its media-archived record, or one Query with --room.
+    for room in [None, Some("RM00000000000000000000000000000001")] {
+        let by_sid = dir.join(format!("by-sid-{}.mka", room.is_some()));
+        let mut command = crate::helpers::operator_cli();
+        command
+            .env("EVENTS_TABLE", &bench.table)
+            .args(["--json", "decrypt", "--private-key"])
+            .arg(&right)
+            .arg(sid)
+            .arg("--output")
+            .arg(&by_sid);
+        if let Some(room) = room {
+            command.args(["--room", room]);
+        }
+        let done = command.output().unwrap_or_else(|err| panic!("{err}"));
+        assert!(
+            done.status.success(),
+            "{room:?}: {}",
+            String::from_utf8_lossy(&done.stderr)
+        );
+        assert_eq!(std::fs::read(&by_sid).unwrap_or_default(), plain);
+    }
+    let unknown = crate::helpers::operator_cli()
+        .env("EVENTS_TABLE", &bench.table)
+        .args(["decrypt", "--private-key"])
+        .arg(&right)
+        .arg("RT000000000000000000000000000000ff")
+        .arg("--output")
+        .arg(dir.join("unknown.mka"))
+        .output()
+        .unwrap_or_else(|err| panic!("{err}"));
+    assert_eq!(unknown.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&unknown.stderr).contains("no media-archived record"));
+
     let refused = dir.join("wrong.mka");
     let done = run(&wrong, uri(sid), &refused);
     assert_eq!(done.status.code(), Some(1));
@@ -369,4 +404,148 @@ async fn decrypt_round_trips_and_refuses_a_wrong_key_and_an_unencrypted_object()
         .filter(|e| e.file_name().to_string_lossy().ends_with(".partial"))
         .collect();
     assert!(leftovers.is_empty(), "{leftovers:?}");
+}
+
+/// Two accounts, each with its own key at the fake REST API (which answers 401 to any other and shows a
+/// key only its own account's media), read by the operator CLI from one key document. Account 1 has an
+/// encrypted recording archived whole and one whose archived object lost its envelope; account 2 a plain
+/// one. reconcile reports each account, counts the encrypted archive and names the envelope-less one;
+/// prune --delete deletes the two safe ones, keeps the envelope-less one at Twilio, and exits 1; prune
+/// of account 2 alone, with nothing left unsafe, exits 0.
+// Multi-threaded: the fake REST API runs on this runtime while the test waits for the CLI's process.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cli_reads_each_account_with_its_own_key_and_never_prunes_an_envelope_less_archive() {
+    let bench = Bench::new().await;
+    let (own, sub) = (
+        "AC00000000000000000000000000000001",
+        "AC00000000000000000000000000000002",
+    );
+    let (whole, stripped, plain_sid) = (
+        "RT000000000000000000000000000000b1",
+        "RT000000000000000000000000000000b2",
+        "RT000000000000000000000000000000b3",
+    );
+    let rest = crate::helpers::fake_rest::start(0).await;
+    rest.key(own, KEY_SID, KEY_SECRET);
+    rest.key(sub, "SKsub", "sub-secret");
+    let room = "RM00000000000000000000000000000001";
+    let mut messages = Vec::new();
+    for (sid, account, encrypted) in [
+        (whole, own, true),
+        (stripped, own, true),
+        (plain_sid, sub, false),
+    ] {
+        let plain = plaintext(3000, 9);
+        if encrypted {
+            serve(&bench, sid, &plain, Envelope::V1);
+        } else {
+            bench.twilio.add(
+                sid,
+                Media {
+                    size: 3000,
+                    content_type: "audio/x-matroska".into(),
+                    key: Some(("SKsub".into(), "sub-secret".into())),
+                    ..Media::default()
+                },
+            );
+        }
+        let mut resource = crate::helpers::fake_rest::recording(
+            sid,
+            room,
+            "completed",
+            "2026-03-01T10:00:00Z",
+            3000,
+        );
+        resource["account_sid"] = account.into();
+        rest.add("Recordings", resource);
+        let mut message = recording(sid, 3000);
+        message.account_sid = account.into();
+        messages.push((sid, body(&message)));
+    }
+    let document = format!(r#"{{"{own}": "{KEY_SID}:{KEY_SECRET}", "{sub}": "SKsub:sub-secret"}}"#);
+    let archiver = media::archiver_with(
+        &bench.sdk,
+        &bench.bucket,
+        &bench.table,
+        &bench.twilio.url,
+        KeySource::Document(
+            ApiKeys::parse_document(&document).unwrap_or_else(|err| panic!("{err}")),
+        ),
+        5 * MIB,
+        Duration::from_secs(2),
+    )
+    .await;
+    let response = archiver.handle(batch(&messages)).await;
+    assert!(response.batch_item_failures.is_empty(), "{response:?}");
+    // The archived object of `stripped` loses its envelope (its record still says encrypted: true).
+    let key = format!("{STEM}/{stripped}.mka");
+    s3_client(&bench.sdk)
+        .copy_object()
+        .bucket(&bench.bucket)
+        .key(&key)
+        .copy_source(format!("{}/{key}", bench.bucket))
+        .metadata_directive(aws_sdk_s3::types::MetadataDirective::Replace)
+        .send()
+        .await
+        .unwrap_or_else(|err| panic!("{err:?}"));
+
+    let cli = |args: &[&str]| {
+        let done = crate::helpers::operator_cli()
+            .env("TWILIO_API_KEYS", &document)
+            .env("TWILIO_VIDEO_BASE_URL", &rest.url)
+            .env("ARCHIVE_BUCKET", &bench.bucket)
+            .env("EVENTS_TABLE", &bench.table)
+            .arg("--json")
+            .args(args)
+            .args(["--since", "2026-01-01", "--until", "2026-04-01"])
+            .output()
+            .unwrap_or_else(|err| panic!("{err}"));
+        let report: serde_json::Value = serde_json::from_slice(&done.stdout)
+            .unwrap_or_else(|err| panic!("{err}: {}", String::from_utf8_lossy(&done.stderr)));
+        (done.status.code(), report)
+    };
+    let (code, report) = cli(&["reconcile"]);
+    assert_eq!(code, Some(1), "{report}");
+    let accounts = report["accounts"].as_array().cloned().unwrap_or_default();
+    assert_eq!(accounts.len(), 2, "{report}");
+    assert_eq!(accounts[0]["account"], own);
+    assert_eq!(
+        (
+            &accounts[0]["total"],
+            &accounts[0]["archived"],
+            &accounts[0]["encrypted"]
+        ),
+        (&2.into(), &1.into(), &1.into()),
+        "{report}"
+    );
+    assert_eq!(accounts[0]["envelope_missing"], 1);
+    assert_eq!(accounts[0]["not_archived"][0]["sid"], stripped);
+    assert_eq!(accounts[0]["not_archived"][0]["reason"], "envelope_missing");
+    assert_eq!(accounts[1]["account"], sub);
+    assert_eq!(
+        (&accounts[1]["total"], &accounts[1]["archived"]),
+        (&1.into(), &1.into())
+    );
+
+    let (code, report) = cli(&["prune", "--delete"]);
+    assert_eq!(code, Some(1), "something is not safely archived: {report}");
+    assert_eq!(report["accounts"][0]["kept_files"][0]["sid"], stripped);
+    assert_eq!(report["accounts"][0]["envelope_missing"], 1);
+    let deleted: Vec<String> = rest
+        .state
+        .deleted
+        .lock()
+        .map(|d| d.clone())
+        .unwrap_or_default();
+    assert_eq!(deleted.len(), 2, "{deleted:?}");
+    assert!(deleted.contains(&whole.to_owned()) && deleted.contains(&plain_sid.to_owned()));
+    assert_eq!(
+        rest.status("Recordings", stripped).as_deref(),
+        Some("completed")
+    );
+
+    let (code, report) = cli(&["--account", sub, "prune", "--delete"]);
+    assert_eq!(code, Some(0), "nothing unsafe left in account 2: {report}");
+    assert_eq!(report["account"], sub);
+    assert_eq!(report["kept"], 0);
 }

@@ -356,6 +356,21 @@ async fn backfill_archive_reconcile_and_prune_a_whole_account() {
         .collect();
     assert_eq!(report.deletable, safe.len());
     assert_eq!(report.deleted, 0);
+    assert_eq!(
+        (
+            report.missing,
+            report.size_mismatch,
+            report.unrecorded,
+            report.kept
+        ),
+        (1, 1, 1, 3),
+        "{:?}",
+        report.kept_files
+    );
+    assert!(
+        !report.complete(),
+        "prune exits 1: something is not safely archived"
+    );
     assert!(
         lock(&state.deleted).is_empty(),
         "nothing deleted without --delete"

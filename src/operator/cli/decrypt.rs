@@ -9,6 +9,7 @@ use clap::Args;
 use super::global::Global;
 use super::output::print_report;
 use crate::operator::decrypt::{self, DecryptError};
+use crate::operator::records::{self, Archived};
 use crate::twilio::envelope::Envelope;
 
 /// The options of `decrypt`.
@@ -18,27 +19,61 @@ pub struct Decrypt {
     /// Lambdas never see it.
     #[arg(long, env = "DECRYPT_PRIVATE_KEY")]
     private_key: PathBuf,
-    /// The archived object: s3://bucket/key (the s3_uri of its media-archived record).
+    /// The archived object: s3://bucket/key, or a RecordingSid (RT...) or CompositionSid (CJ...),
+    /// found through its media-archived record in the events table (EVENTS_TABLE or --stack).
     source: String,
+    /// The media's room (RM...), when SOURCE is a SID: its record is then read with one Query of the
+    /// room's timeline; without it, the table is scanned (paged) for the record.
+    #[arg(long)]
+    room: Option<String>,
     /// Where the plaintext goes (written only when the whole file decrypted).
     #[arg(long)]
     output: PathBuf,
 }
 
 impl Decrypt {
+    /// SOURCE as `s3://bucket/key`: itself, or the `s3_uri` of a SID's `media-archived` record.
+    async fn s3_uri(&self, global: &Global) -> Result<String, String> {
+        let sid = self.source.as_str();
+        if !(sid.starts_with("RT") || sid.starts_with("CJ")) {
+            return Ok(self.source.clone());
+        }
+        let table = global.events_table().await?;
+        let found = records::find_archived(&table.dynamodb, &table.name, sid, self.room.as_deref())
+            .await
+            .map_err(|err| err.to_string())?;
+        let where_ = match &self.room {
+            Some(room) => format!("room {room}'s timeline"),
+            None => format!("table {}", table.name),
+        };
+        match found {
+            None => Err(format!(
+                "{sid} has no media-archived record in {where_}: is it archived? (reconcile tells)"
+            )),
+            Some(Archived {
+                s3_uri: Some(uri), ..
+            }) if uri.starts_with("s3://") => Ok(uri),
+            Some(Archived { s3_uri, .. }) => Err(format!(
+                "{sid}'s media-archived record names no archived object ({}): Twilio stored it in the \
+                 customer's own storage",
+                s3_uri.unwrap_or_else(|| "no s3_uri".into())
+            )),
+        }
+    }
+
     /// Decrypts the object into `--output` and prints the plaintext's size and SHA-256; exit status 1
     /// (and no output file) for a wrong key, an object without an envelope, or a bad padding.
     pub async fn run(&self, global: &Global) -> Result<ExitCode, String> {
         let key_bytes = std::fs::read(&self.private_key)
             .map_err(|err| format!("cannot read {}: {err}", self.private_key.display()))?;
         let key = decrypt::private_key(&key_bytes).map_err(|err| err.to_string())?;
-        let (bucket, object_key) = self
-            .source
+        let source = self.s3_uri(global).await?;
+        let (bucket, object_key) = source
             .strip_prefix("s3://")
             .and_then(|rest| rest.split_once('/'))
             .ok_or_else(|| {
                 format!(
-                    "{:?} is not s3://bucket/key: give the s3_uri of the media-archived record",
+                    "{:?} is not s3://bucket/key: give s3://bucket/key, a RecordingSid (RT...) or a CompositionSid (CJ...)",
                     self.source
                 )
             })?;
@@ -52,18 +87,18 @@ impl Decrypt {
             .map_err(|err| {
                 format!(
                     "cannot read {}: {}",
-                    self.source,
+                    source,
                     aws_sdk_s3::error::DisplayErrorContext(err)
                 )
             })?;
         let metadata = object.metadata().cloned().unwrap_or_default();
         let envelope =
             Envelope::from_metadata(metadata.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-                .map_err(|err| format!("{}: {err}", self.source))?
+                .map_err(|err| format!("{}: {err}", source))?
                 .ok_or_else(|| {
                     format!(
                 "{} is not encrypted: it has no encryption envelope (x-amz-key and x-amz-iv)",
-                self.source
+                source
             )
                 })?;
         let partial = partial_path(&self.output);
@@ -82,7 +117,7 @@ impl Decrypt {
             Ok(done) => done,
             Err(err) => {
                 let _ = std::fs::remove_file(&partial);
-                return Err(format!("{}: {err}; nothing written", self.source));
+                return Err(format!("{}: {err}; nothing written", source));
             }
         };
         let rows = vec![

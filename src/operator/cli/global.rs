@@ -6,10 +6,11 @@ use clap::Args;
 use crate::archiver::rules::DEFAULT_PREFIX;
 use crate::archiver::ApiKey;
 use crate::aws::queue::SqsMediaQueue;
-use crate::aws::sdk;
+use crate::aws::{sdk, ssm};
 use crate::message::TWILIO_VIDEO_BASE_URL;
 use crate::operator::rest::TwilioRest;
 use crate::operator::tasks::{self, Context};
+use crate::twilio::api_keys::ApiKeys;
 
 /// The options every command takes (clap's `global = true`: before or after the command's name).
 #[derive(Debug, Args)]
@@ -38,6 +39,25 @@ pub struct Global {
         global = true
     )]
     api_key_secret: Option<String>,
+    /// One Twilio API key per account, as a JSON document `{"AC...": "SK...:secret"}`: backfill,
+    /// reconcile and prune then run over every account of it (or only --account), each with its own key
+    /// and rate limit. Instead of TWILIO_API_KEY_SID/_SECRET.
+    #[arg(
+        long,
+        env = "TWILIO_API_KEYS",
+        hide_env_values = true,
+        global = true,
+        conflicts_with_all = ["api_key_sid", "api_key_secret", "api_keys_parameter"]
+    )]
+    api_keys: Option<String>,
+    /// The SSM SecureString holding that document (the stack's TwilioApiKeysParameter).
+    #[arg(
+        long,
+        env = "TWILIO_API_KEYS_PARAMETER",
+        global = true,
+        conflicts_with_all = ["api_key_sid", "api_key_secret"]
+    )]
+    api_keys_parameter: Option<String>,
     /// The media queue (the stack's MediaQueueUrl).
     #[arg(long, env = "MEDIA_QUEUE_URL", global = true)]
     queue_url: Option<String>,
@@ -127,41 +147,89 @@ impl Global {
         })
     }
 
-    /// What backfill, reconcile and prune need: the Twilio client (an error without an API key, before
-    /// anything is read) and the queue, bucket and table when named.
-    pub(super) async fn twilio_context(&self) -> Result<Context, String> {
-        let (Some(sid), Some(secret)) = (self.api_key_sid.as_ref(), self.api_key_secret.as_ref())
-        else {
+    /// What backfill, reconcile and prune need, one context per account: with a key document
+    /// (`TWILIO_API_KEYS`, `TWILIO_API_KEYS_PARAMETER`), every account of it (or only `--account`), each
+    /// with its own key and its own pacing (Twilio's limits are per account); with one key, one context
+    /// as before. An error without any key, before anything is read.
+    pub(super) async fn twilio_contexts(&self) -> Result<Vec<Context>, String> {
+        let single = match (self.api_key_sid.as_ref(), self.api_key_secret.as_ref()) {
+            (Some(sid), Some(secret)) => Some(ApiKey::new(sid, secret)),
+            _ => None,
+        };
+        if single.is_none() && self.api_keys.is_none() && self.api_keys_parameter.is_none() {
             return Err(
                 "set TWILIO_API_KEY_SID and TWILIO_API_KEY_SECRET (or --api-key-sid/--api-key-secret) to a \
-                 Twilio API key that may read Video media"
+                 Twilio API key that may read Video media, or TWILIO_API_KEYS / TWILIO_API_KEYS_PARAMETER \
+                 to one key per account"
                     .into(),
             );
-        };
+        }
         let deployment = self.deployment().await?;
         let sdk = &deployment.sdk;
-        let twilio = TwilioRest::new(
-            ApiKey::new(sid, secret),
-            &self.twilio_base_url,
-            self.read_rate,
-            self.write_rate,
-        )
-        .map_err(|err| err.to_string())?;
-        Ok(Context {
-            twilio,
-            queue: deployment
-                .queue_url
-                .map(|url| (aws_sdk_sqs::Client::new(sdk), url)),
-            bucket: deployment
-                .bucket
-                .map(|bucket| (sdk::s3_client(sdk), bucket)),
-            prefix: self.prefix.clone(),
-            table: deployment
-                .table
-                .map(|table| (aws_sdk_dynamodb::Client::new(sdk), table)),
-            account_sid: self.account_sid.clone(),
-            progress: tasks::progress(),
-        })
+        let accounts: Vec<(Option<String>, ApiKey)> = match single {
+            Some(key) => vec![(self.account_sid.clone(), key)],
+            None => self.key_document(sdk).await?,
+        };
+        let mut contexts = Vec::with_capacity(accounts.len());
+        for (account_sid, key) in accounts {
+            let twilio =
+                TwilioRest::new(key, &self.twilio_base_url, self.read_rate, self.write_rate)
+                    .map_err(|err| err.to_string())?;
+            contexts.push(Context {
+                twilio,
+                queue: deployment
+                    .queue_url
+                    .clone()
+                    .map(|url| (aws_sdk_sqs::Client::new(sdk), url)),
+                bucket: deployment
+                    .bucket
+                    .clone()
+                    .map(|bucket| (sdk::s3_client(sdk), bucket)),
+                prefix: self.prefix.clone(),
+                table: deployment
+                    .table
+                    .clone()
+                    .map(|table| (aws_sdk_dynamodb::Client::new(sdk), table)),
+                account_sid,
+                progress: tasks::progress(),
+            });
+        }
+        Ok(contexts)
+    }
+
+    /// The accounts of the key document (inline, or read from SSM), with their keys; only `--account`'s
+    /// when it is set (an error when the document has no key for it). Errors never quote a secret.
+    async fn key_document(
+        &self,
+        sdk: &aws_config::SdkConfig,
+    ) -> Result<Vec<(Option<String>, ApiKey)>, String> {
+        let (document, source) = match (&self.api_keys, &self.api_keys_parameter) {
+            (Some(inline), _) => (inline.clone(), "TWILIO_API_KEYS".to_owned()),
+            (None, Some(parameter)) => (
+                ssm::secure_string(sdk, parameter)
+                    .await
+                    .map_err(|err| err.to_string())?,
+                format!("the parameter {parameter}"),
+            ),
+            (None, None) => return Ok(Vec::new()),
+        };
+        let ApiKeys::ByAccount(keys) =
+            ApiKeys::parse_document(&document).map_err(|err| format!("{source}: {err}"))?
+        else {
+            return Err(format!("{source} is not a key document"));
+        };
+        match &self.account_sid {
+            Some(account) => match keys.get(account) {
+                Some(key) => Ok(vec![(Some(account.clone()), key.clone())]),
+                None => Err(format!(
+                    "{source} has no key for account {account}: add one, or leave out --account"
+                )),
+            },
+            None => Ok(keys
+                .into_iter()
+                .map(|(account, key)| (Some(account), key))
+                .collect()),
+        }
     }
 
     /// Twilio's REST API with the API key, when one is set (`check` runs its Twilio step only then).

@@ -7,7 +7,9 @@
 //! - `GET /v1/Rooms` filters on `Status` (`in-progress` when not given, as Twilio does), `DateCreatedAfter`
 //!   and `DateCreatedBefore`; `PageSize` 1 to 1000; the same `meta`, under the key `rooms`;
 //! - `DELETE /v1/{Recordings,Compositions}/{sid}` answers 204 and marks the resource deleted;
-//! - every request needs the test API key (HTTP Basic), and every `throttle_every`-th request is answered
+//! - every request needs the test API key (HTTP Basic); with keys by account ([`FakeRest::key`]), a
+//!   request needs one of them (else 401, as Twilio answers a wrong key) and sees only its account's
+//!   resources, as a key of one account does at Twilio; and every `throttle_every`-th request is answered
 //!   429 with Twilio's error 20429: the first two of each method (GET, DELETE, ...) with `Retry-After: 1`,
 //!   the rest without. Each `Retry-After` costs the client a real second, so two per method prove it is
 //!   obeyed on every path without making a long run sleep for minutes; the rest exercise the back-off.
@@ -45,6 +47,8 @@ pub struct RestState {
     /// SIDs deleted, in order.
     pub deleted: Mutex<Vec<String>>,
     throttle_every: usize,
+    /// `Authorization` header -> account, when keys are by account.
+    keys: Mutex<BTreeMap<String, String>>,
 }
 
 pub struct FakeRest {
@@ -62,6 +66,12 @@ impl FakeRest {
             .insert(sid, resource);
     }
 
+    /// Gives `account` its own key: from now on every request needs one of the keys given, and sees
+    /// only that key's account.
+    pub fn key(&self, account: &str, sid: &str, secret: &str) {
+        lock(&self.state.keys).insert(basic(sid, secret), account.to_owned());
+    }
+
     /// The status of `sid` now.
     pub fn status(&self, collection: &'static str, sid: &str) -> Option<String> {
         lock(&self.state.resources)
@@ -69,6 +79,13 @@ impl FakeRest {
             .and_then(|c| c.get(sid))
             .and_then(|r| r["status"].as_str().map(str::to_owned))
     }
+}
+
+fn basic(sid: &str, secret: &str) -> String {
+    format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(format!("{sid}:{secret}"))
+    )
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -219,18 +236,30 @@ async fn route(
 ) -> Result<Response<Full<Bytes>>, Infallible> {
     lock(&state.arrivals).push(std::time::Instant::now());
     let n = state.requests.fetch_add(1, Ordering::SeqCst) + 1;
-    let expected = format!(
-        "Basic {}",
-        base64::engine::general_purpose::STANDARD.encode(format!("{KEY_SID}:{KEY_SECRET}"))
-    );
-    let authorized = request
+    let given = request
         .headers()
         .get("authorization")
         .and_then(|v| v.to_str().ok())
-        == Some(expected.as_str());
-    if !authorized {
-        return Ok(error(401, 20003, "Authenticate"));
-    }
+        .unwrap_or_default();
+    let account: Option<String> = {
+        let keys = lock(&state.keys);
+        if keys.is_empty() {
+            if given != basic(KEY_SID, KEY_SECRET) {
+                return Ok(error(401, 20003, "Authenticate"));
+            }
+            None
+        } else {
+            match keys.get(given) {
+                Some(account) => Some(account.clone()),
+                None => return Ok(error(401, 20003, "Authenticate")),
+            }
+        }
+    };
+    let of_account = |r: &Value| {
+        account
+            .as_deref()
+            .is_none_or(|a| r["account_sid"].as_str() == Some(a))
+    };
     if state.throttle_every > 0 && n % state.throttle_every == 0 {
         state.throttled.fetch_add(1, Ordering::SeqCst);
         let mut response = error(429, 20429, "Too Many Requests");
@@ -269,12 +298,12 @@ async fn route(
         _ => return Ok(error(404, 20404, "The requested resource was not found")),
     };
     match (request.method(), segments.len()) {
-        (&Method::GET, 2) => Ok(list(&state, collection, &query)),
+        (&Method::GET, 2) => Ok(list(&state, collection, &query, &of_account)),
         (&Method::DELETE, 3) => {
             let sid = segments[2];
             let mut resources = lock(&state.resources);
             match resources.get_mut(collection).and_then(|c| c.get_mut(sid)) {
-                Some(resource) if resource["status"] != "deleted" => {
+                Some(resource) if resource["status"] != "deleted" && of_account(resource) => {
                     resource["status"] = "deleted".into();
                     lock(&state.deleted).push(sid.to_owned());
                     Ok(Response::builder()
@@ -293,6 +322,7 @@ fn list(
     state: &RestState,
     collection: &'static str,
     query: &BTreeMap<String, String>,
+    of_account: &dyn Fn(&Value) -> bool,
 ) -> Response<Full<Bytes>> {
     let max_page_size = if collection == "Rooms" { 1000 } else { 100 };
     let page_size: u32 = match query.get("PageSize").map(|s| s.parse::<u32>()) {
@@ -320,6 +350,7 @@ fn list(
         .get(collection)
         .into_iter()
         .flat_map(|c| c.values())
+        .filter(|r| of_account(r))
         .filter(|r| {
             let status = r["status"].as_str().unwrap_or_default();
             match &wanted_status {
