@@ -56,6 +56,7 @@ pub trait MediaSource: Send + Sync {
 type HttpClient = Client<HttpsConnector<HttpConnector>, Empty<Bytes>>;
 
 /// An HTTP/1.1 client for Twilio's APIs: rustls with the compiled-in roots, plain HTTP for local fakes.
+#[cfg(feature = "operator")]
 pub(crate) fn https_client<B>() -> Result<Client<HttpsConnector<HttpConnector>, B>, std::io::Error>
 where
     B: hyper::body::Body + Send + 'static,
