@@ -9,7 +9,16 @@
         once its URL has expired (`TTL` seconds after it was handed out, 600 by default as at Twilio).
 
 Each file is `size` bytes of a pattern derived from its SID (so its SHA-256 can be checked), served as it
-is generated, in 1 MiB blocks. Run it on its own:
+is generated, in 1 MiB blocks.
+
+    POST /fake/encrypted/{Sid}   {"size": N, "content_type": "...", "public_key_pem": "..."}   (local only)
+        adds a file served as Twilio serves one with stored-media encryption on: the pattern of `size` bytes
+        encrypted with a one-time AES-256 key (AES/CBC/PKCS5Padding), that key wrapped with the RSA public
+        key (PKCS#1 v1.5), the envelope in the file's headers (`x-amz-meta-x-amz-key`, `x-amz-meta-x-amz-iv`,
+        `x-amz-meta-x-amz-matdesc`, `x-amz-meta-x-amz-unencrypted-content-length`, as TWILIO-FACTS.md
+        describes). Answers the plaintext's and the ciphertext's SHA-256 and sizes. Needs `cryptography`.
+
+Run it on its own:
 
     fake_twilio_media.py PORT KEY_SID KEY_SECRET SID=SIZE[:CONTENT_TYPE] ...
 
@@ -17,6 +26,7 @@ and it prints `ready` once listening. Or import it and call `start(...)`.
 """
 import base64
 import hashlib
+import os
 import http.server
 import itertools
 import json
@@ -51,6 +61,7 @@ def sha256_of(sid, size):
 class Media(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     files = {}  # SID -> (size, content type)
+    encrypted = {}  # SID -> (ciphertext, envelope headers)
     key = ("", "")
     counts = {"api": 0, "files": 0, "leaked_credentials": 0, "expired": 0}
     tokens = itertools.count()
@@ -95,6 +106,16 @@ class Media(http.server.BaseHTTPRequestHandler):
                     Media.counts["expired"] += 1
                 return self._json(403, {"message": "Request has expired"})
             size, content_type = Media.files[parts[1]]
+            if parts[1] in Media.encrypted:
+                ciphertext, envelope = Media.encrypted[parts[1]]
+                self.send_response(200)
+                for name, value in envelope.items():
+                    self.send_header(name, value)
+                self.send_header("Content-Type", content_type)
+                self.send_header("Content-Length", str(len(ciphertext)))
+                self.end_headers()
+                self.wfile.write(ciphertext)
+                return None
             pattern = block(parts[1])
             self.send_response(200)
             self.send_header("Content-Type", content_type)
@@ -110,6 +131,48 @@ class Media(http.server.BaseHTTPRequestHandler):
                 pass
             return None
         return self._json(404, {"message": "not found"})
+
+    def do_POST(self):
+        parts = urlsplit(self.path).path.strip("/").split("/")
+        if len(parts) != 3 or parts[:2] != ["fake", "encrypted"]:
+            return self._json(404, {"message": "not found"})
+        spec = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))))
+        plaintext = pattern_of(parts[2], spec["size"])
+        ciphertext, envelope = encrypt(plaintext, spec["public_key_pem"].encode())
+        with Media.lock:
+            Media.files[parts[2]] = (spec["size"], spec.get("content_type", "application/octet-stream"))
+            Media.encrypted[parts[2]] = (ciphertext, envelope)
+        return self._json(200, {"sha256": hashlib.sha256(plaintext).hexdigest(), "size": len(plaintext),
+                                "ciphertext_sha256": hashlib.sha256(ciphertext).hexdigest(),
+                                "ciphertext_size": len(ciphertext)})
+
+
+def pattern_of(sid, size):
+    """The bytes served for `sid` of `size` bytes."""
+    pattern = block(sid)
+    whole, rest = divmod(size, BLOCK)
+    return pattern * whole + pattern[:rest]
+
+
+def encrypt(plaintext, public_key_pem):
+    """Twilio's stored-media encryption: AES-256-CBC with PKCS#7 padding under a one-time key and IV, the
+    key wrapped with the RSA public key (PKCS#1 v1.5); returns the ciphertext and the envelope headers."""
+    from cryptography.hazmat.primitives import padding, serialization
+    from cryptography.hazmat.primitives.asymmetric import padding as rsa_padding
+    from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+
+    key, iv = os.urandom(32), os.urandom(16)
+    padder = padding.PKCS7(128).padder()
+    padded = padder.update(plaintext) + padder.finalize()
+    encryptor = Cipher(algorithms.AES(key), modes.CBC(iv)).encryptor()
+    ciphertext = encryptor.update(padded) + encryptor.finalize()
+    wrapped = serialization.load_pem_public_key(public_key_pem).encrypt(key, rsa_padding.PKCS1v15())
+    return ciphertext, {
+        "x-amz-meta-x-amz-key": base64.b64encode(wrapped).decode(),
+        "x-amz-meta-x-amz-iv": base64.b64encode(iv).decode(),
+        "x-amz-meta-x-amz-matdesc": "{}",
+        "x-amz-meta-x-amz-unencrypted-content-length": str(len(plaintext)),
+    }
 
 
 class Server(http.server.ThreadingHTTPServer):

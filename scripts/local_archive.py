@@ -8,10 +8,22 @@
     local_archive.py ack QUEUE FILE            # reads the archiver's answer on stdin and deletes the messages
                                                # it did not report as failures, as the event source mapping does
     local_archive.py show BUCKET TABLE         # prints the archived objects and the media-archived records
+
+The encrypted recording (stored-media encryption, the key pair made here at run time, never committed):
+
+    local_archive.py keys PRIVATE PUBLIC       # an RSA-2048 key pair: PKCS#8 private key, public key (PEM)
+    local_archive.py encrypted MEDIA_URL PUBLIC SID SIZE FILE
+                                               # has the local Twilio stand-in at MEDIA_URL serve SID
+                                               # encrypted for PUBLIC; writes an SQS event for it in FILE;
+                                               # prints the archived object's s3:// key and the plaintext's
+                                               # SHA-256
+    local_archive.py same FILE SHA256          # the SHA-256 of FILE equals SHA256 (exit 1 otherwise)
 """
+import hashlib
 import json
 import os
 import sys
+import urllib.request
 
 import boto3
 
@@ -62,8 +74,10 @@ def show(bucket, table):
     for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket):
         for obj in page.get("Contents", []):
             head = s3.head_object(Bucket=bucket, Key=obj["Key"])
+            tags = {t["Key"]: t["Value"] for t in s3.get_object_tagging(Bucket=bucket, Key=obj["Key"])["TagSet"]}
+            encrypted = ", encrypted (envelope kept)" if "x-amz-key" in head["Metadata"] else ""
             print(f"  s3://{bucket}/{obj['Key']}")
-            print(f"    {obj['Size']} bytes, {head['ContentType']}, sha256 {head['Metadata'].get('sha256')}")
+            print(f"    {obj['Size']} bytes, {head['ContentType']}, sha256 tag {tags.get('sha256')}{encrypted}")
     print(f"\nmedia-archived records in the room timelines of {table}:")
     items = dynamodb.scan(TableName=table, FilterExpression="begins_with(event, :e)",
                           ExpressionAttributeValues={":e": {"S": "media-archive"}})["Items"]
@@ -74,6 +88,54 @@ def show(bucket, table):
               f"sha256 {value.get('sha256', '-')}, at {value['archived_at']}{' ' + value['reason'] if 'reason' in value else ''}")
 
 
+ACCOUNT, ROOM = "AC00000000000000000000000000000001", "RM00000000000000000000000000000001"
+
+
+def keys(private, public):
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    fd = os.open(private, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as out:
+        out.write(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                    serialization.NoEncryption()))
+    with open(public, "wb") as out:
+        out.write(key.public_key().public_bytes(serialization.Encoding.PEM,
+                                                serialization.PublicFormat.SubjectPublicKeyInfo))
+
+
+def encrypted(media_url, public, sid, size, path):
+    with open(public) as pem:
+        spec = {"size": int(size), "content_type": "audio/x-matroska", "public_key_pem": pem.read()}
+    request = urllib.request.Request(f"{media_url}/fake/encrypted/{sid}", data=json.dumps(spec).encode(),
+                                     headers={"Content-Type": "application/json"}, method="POST")
+    with urllib.request.urlopen(request, timeout=60) as response:
+        served = json.load(response)
+    message = {
+        "schema_version": 1, "event": "recording-completed", "idempotency_key": f"local-encrypted-{sid}",
+        "account_sid": ACCOUNT, "room_sid": ROOM, "recording_sid": sid, "container": "mka",
+        "media_url": f"https://video.twilio.com/v1/Recordings/{sid}/Media", "size": int(size),
+        "timestamp": "2026-11-27T09:20:00.000Z",
+    }
+    with open(path, "w") as out:
+        json.dump({"Records": [{"messageId": f"encrypted-{sid}", "body": json.dumps(message),
+                                "eventSource": "aws:sqs", "awsRegion": "us-east-1"}]}, out, indent=2)
+    print(f"twilio-video/{ACCOUNT}/{ROOM}/{sid}.mka {served['sha256']}")
+    print(f"served {served['ciphertext_size']} bytes of ciphertext (sha256 {served['ciphertext_sha256']}) for "
+          f"{served['size']} bytes of plaintext (sha256 {served['sha256']})", file=sys.stderr)
+
+
+def same(path, expected):
+    digest = hashlib.sha256()
+    with open(path, "rb") as data:
+        for chunk in iter(lambda: data.read(1 << 20), b""):
+            digest.update(chunk)
+    if digest.hexdigest() != expected:
+        raise SystemExit(f"{path}: sha256 {digest.hexdigest()}, but the plaintext served was {expected}")
+    print(f"{path}: sha256 {expected}, the plaintext Twilio's stand-in served: the same")
+
+
 if __name__ == "__main__":
     command, *args = sys.argv[1:]
-    {"event": event, "ack": ack, "show": show}[command](*args)
+    {"event": event, "ack": ack, "show": show, "keys": keys, "encrypted": encrypted, "same": same}[command](*args)

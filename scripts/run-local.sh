@@ -3,8 +3,9 @@
 # real callback-receiver and media-archiver under a Lambda runtime emulator, every file in events/ is
 # invoked, the stored room timeline and the queued messages are printed, then the queued media messages go
 # through the archiver, which copies each file from a local stand-in for Twilio's media endpoint into moto's
-# S3; the archived objects and the media-archived records are printed; last, the operator's `timeline` of the
-# sample room, on the terminal and as an HTML page; the sample day's usage; and `twilio-video-callbacks
+# S3; the archived objects and the media-archived records are printed; one recording served encrypted is
+# archived with its envelope and decrypted with the operator's `decrypt`; last, the operator's `timeline` of
+# the sample room, on the terminal and as an HTML page; the sample day's usage; and `twilio-video-callbacks
 # check` against this local stack through a small HTTP front (all ok). The receiver runs with signing keys by
 # account (TWILIO_SIGNING_KEYS): the samples' account and a second one, whose callbacks verify with its own
 # token or shared key while one signed with the first account's token is refused. Installs what it needs
@@ -96,6 +97,25 @@ say "metrics: one Embedded Metric Format line per callback and per media file, a
 echo "$(grep -c '"_aws"' "$LOCAL/watch.log" || true) metrics lines in .local/watch.log; the last callback's and the last media file's:"
 grep '"Callbacks"' "$LOCAL/watch.log" | tail -1 || true
 grep '"MediaArchives"' "$LOCAL/watch.log" | tail -1 || true
+
+# --- Encrypted media: one recording served as Twilio serves it with stored-media encryption on (ciphertext,
+# the envelope in x-amz-meta-* headers), archived with its envelope, then decrypted with `decrypt` and the
+# private key alone. The RSA key pair is made here, into .local/ (never committed); the private key stays on
+# this machine, as it would stay with the operator (never in Lambda).
+ENCRYPTED_SID=RT000000000000000000000000000000e1
+say "encrypted media: a key pair in .local/, one recording served encrypted for its public key, archived, decrypted"
+python3 scripts/local_archive.py keys "$LOCAL/media-private.pem" "$LOCAL/media-public.pem"
+served="$(python3 scripts/local_archive.py encrypted "http://127.0.0.1:$MEDIA_PORT" "$LOCAL/media-public.pem" \
+  "$ENCRYPTED_SID" $((3 * 1024 * 1024 + 5)) "$LOCAL/encrypted-event.json")"
+read -r ENCRYPTED_KEY PLAINTEXT_SHA256 <<<"$served"
+archived="$(invoke media-archiver "$LOCAL/encrypted-event.json")"
+python3 -c 'import json, sys; a = json.load(sys.stdin); sys.exit(f"not archived: {a}" if a.get("batchItemFailures") else 0)' <<<"$archived"
+grep -E "media archived" "$LOCAL/watch.log" | grep "$ENCRYPTED_SID" | tail -1 || true
+say "twilio-video-callbacks decrypt --private-key .local/media-private.pem s3://$BUCKET/$ENCRYPTED_KEY --output .local/$ENCRYPTED_SID.mka"
+cargo run --quiet --locked --features operator --bin twilio-video-callbacks -- \
+  decrypt --private-key "$LOCAL/media-private.pem" "s3://$BUCKET/$ENCRYPTED_KEY" --output "$LOCAL/$ENCRYPTED_SID.mka"
+python3 scripts/local_archive.py same "$LOCAL/$ENCRYPTED_SID.mka" "$PLAINTEXT_SHA256"
+# --- end of the encrypted media
 
 # The operator's view of the sample room, archive outcomes included: `twilio-video-callbacks timeline` as a
 # table on the terminal, and the room drawn as one self-contained HTML page (no network requests) in a file named here.

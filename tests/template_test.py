@@ -470,6 +470,21 @@ class Operations(unittest.TestCase):
             self.assertEqual(stat["Period"], 60)
         self.assertLessEqual(TEMPLATE["Parameters"]["CallbacksStoppedMinutes"]["MaxValue"] * 60, 86400)
 
+    def test_the_archive_failures_alarm_counts_every_outcome_that_is_retried(self):
+        # The failure arms of src/archiver/mod.rs's metric_outcome: every one but `gone` (recorded and
+        # acknowledged) is retried by SQS, then dead-lettered, and needs someone to act.
+        source = (ROOT / "src/archiver/mod.rs").read_text()
+        body = source.split("fn metric_outcome", 1)[1].split("\n}\n", 1)[0]
+        retried = set(re.findall(r'Err\(ArchiveError::\w+(?:\(_\)| \{ \.\. \})\) => "([a-z_]+)"', body)) - {"gone"}
+        self.assertTrue({"failed", "unauthorized", "invalid_message", "no_key", "envelope_incomplete"} <= retried)
+        props = RESOURCES["ArchiveFailuresAlarm"]["Properties"]
+        stats = {m["Id"]: m["MetricStat"] for m in props["Metrics"] if "MetricStat" in m}
+        self.assertEqual({s["Metric"]["Dimensions"][0]["Value"] for s in stats.values()}, retried)
+        (expression,) = [m["Expression"] for m in props["Metrics"] if "Expression" in m]
+        self.assertEqual(set(re.findall(r"FILL\((\w+), 0\)", expression)), set(stats))
+        for outcome in retried:
+            self.assertIn(outcome, props["AlarmDescription"])
+
     def test_log_filtering_never_drops_the_metrics_lines(self):
         # The metrics lines carry no "level"; Lambda files them as INFO.
         self.assertNotIn("WARN", TEMPLATE["Parameters"]["LogLevel"]["AllowedValues"])

@@ -56,19 +56,28 @@ pub trait MediaSource: Send + Sync {
 type HttpClient = Client<HttpsConnector<HttpConnector>, Empty<Bytes>>;
 
 /// An HTTP/1.1 client for Twilio's APIs: rustls with the compiled-in roots, plain HTTP for local fakes.
+#[cfg(feature = "operator")]
 pub(crate) fn https_client<B>() -> Result<Client<HttpsConnector<HttpConnector>, B>, std::io::Error>
 where
     B: hyper::body::Body + Send + 'static,
     B::Data: Send,
 {
+    Ok(Client::builder(TokioExecutor::new()).build(https_connector()?))
+}
+
+fn https_connector() -> Result<HttpsConnector<HttpConnector>, std::io::Error> {
     let tls = crate::aws::tls::client_config().map_err(std::io::Error::other)?;
-    let https = hyper_rustls::HttpsConnectorBuilder::new()
+    Ok(hyper_rustls::HttpsConnectorBuilder::new()
         .with_tls_config(tls)
         .https_or_http()
         .enable_http1()
-        .build();
-    Ok(Client::builder(TokioExecutor::new()).build(https))
+        .build())
 }
+
+/// The most a media connection's read buffer holds (hyper's default is about 400 KiB). A message waiting
+/// for a part slot keeps at most this much of its file, so a batch's read buffers stay a fraction of a
+/// part whatever its size; the body still arrives in reads of up to this size.
+pub const MEDIA_READ_BUFFER: usize = 128 * 1024;
 
 /// Twilio's media endpoints over HTTPS (rustls, the compiled-in roots), with each account's API key.
 pub struct TwilioMedia {
@@ -82,7 +91,9 @@ impl TwilioMedia {
     /// most `read_timeout` for response headers.
     pub fn new(keys: ApiKeys, read_timeout: Duration) -> Result<Self, std::io::Error> {
         Ok(TwilioMedia {
-            http: https_client()?,
+            http: Client::builder(TokioExecutor::new())
+                .http1_max_buf_size(MEDIA_READ_BUFFER)
+                .build(https_connector()?),
             keys,
             read_timeout,
         })

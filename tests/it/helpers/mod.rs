@@ -571,6 +571,7 @@ pub mod crypto;
 pub mod fake_rest;
 pub mod fake_twilio;
 pub mod fault_proxy;
+pub mod lambda_runtime;
 pub mod media;
 pub mod memory;
 pub mod twilio;
