@@ -21,6 +21,7 @@ pub use model::{
     build, bytes, seconds, ArchiveState, Entry, Flag, Lane, Media, MediaKind, Row, Span, Timeline,
     TrackMark, DELETED_AT_TWILIO,
 };
+pub(crate) use page::document_head;
 pub use page::{escape, html};
 pub use svg::{svg, tick_step};
 pub use table::{cell, table};

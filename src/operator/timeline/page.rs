@@ -78,21 +78,26 @@ pub fn html(timeline: &Timeline) -> String {
     out
 }
 
-/// The document's head (its policy: nothing to fetch, inline style only; its title; the stylesheet) and
-/// the page's heading: the room's name and SID.
+/// The document's head and the page's heading: the room's name and SID.
 fn head(out: &mut String, timeline: &Timeline) {
     let title = escape(&match &timeline.room_name {
         Some(name) => format!("{name} ({})", timeline.room_sid),
         None => timeline.room_sid.clone(),
     });
+    document_head(out, &format!("Room {title}"), STYLE);
+    let _ = write!(out, "<h1>Room {title}</h1>");
+}
+
+/// The head of every page the operator writes, up to and including `<body>`: its policy (nothing to
+/// fetch, inline style only: `default-src 'none'`), its `title` (already escaped) and its `style`.
+pub(crate) fn document_head(out: &mut String, title: &str, style: &str) {
     let _ = write!(
         out,
         "<!DOCTYPE html>\n\
          <html lang=\"en\"><head><meta charset=\"utf-8\">\
          <meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'\">\
          <meta name=\"viewport\" content=\"width=device-width\">\
-         <title>Room {title}</title><style>{STYLE}</style></head><body>\n\
-         <h1>Room {title}</h1>",
+         <title>{title}</title><style>{style}</style></head><body>\n",
     );
 }
 

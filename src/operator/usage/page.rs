@@ -8,6 +8,7 @@ use std::fmt::Write as _;
 
 use super::model::{Line, Usage, COLUMNS};
 use super::render::notes;
+use crate::operator::timeline::document_head;
 use crate::operator::timeline::escape;
 
 /// At most this many groups are drawn (those with the most participant minutes); the table has all.
@@ -35,14 +36,8 @@ tr.total td{font-weight:600;border-top:2px solid #1d2330}
 pub fn html(usage: &Usage, title: &str) -> String {
     let mut out = String::with_capacity(32 * 1024);
     let title = escape(&format!("Usage by {}: {title}", usage.by.word()));
-    let _ = write!(
-        out,
-        "<!DOCTYPE html>\n\
-         <html lang=\"en\"><head><meta charset=\"utf-8\">\
-         <meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'\">\
-         <meta name=\"viewport\" content=\"width=device-width\">\
-         <title>{title}</title><style>{STYLE}</style></head><body>\n<h1>{title}</h1>\n"
-    );
+    document_head(&mut out, &title, STYLE);
+    let _ = writeln!(out, "<h1>{title}</h1>");
     let total = &usage.total.figures;
     let _ = writeln!(
         out,
